@@ -1,0 +1,137 @@
+"""ONNX Runtime sessions for style models: execution-provider choice with a verified fallback, fp16 models on
+GPUs, IO binding, and CPU threading suited to a pipeline that decodes and encodes at the same time."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from .catalog import StyleModel
+from .errors import MissingExtraError, ModelError, ProviderError
+
+log = logging.getLogger(__name__)
+
+#: ``--device`` names and their ONNX Runtime providers, in the order ``auto`` tries them.
+PROVIDERS = {
+    "tensorrt": "TensorrtExecutionProvider",
+    "cuda": "CUDAExecutionProvider",
+    "cpu": "CPUExecutionProvider",
+}
+DEVICES = ("auto", *PROVIDERS)
+_PROBE_SIZE = (1, 64, 96, 3)
+
+
+def _onnxruntime():  # type: ignore[no-untyped-def]
+    try:
+        import onnxruntime
+    except ImportError as error:
+        raise MissingExtraError("ONNX Runtime is not installed: pip install 'framestyle[cpu]' (or [gpu] for "
+                                "onnxruntime-gpu; install one of the two, never both)") from error
+    return onnxruntime
+
+
+def available_devices() -> list[str]:
+    """The ``--device`` names whose ONNX Runtime provider this installation has, best first."""
+    have = set(_onnxruntime().get_available_providers())
+    return [device for device, provider in PROVIDERS.items() if provider in have]
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """How to run a model: ``device`` (auto, tensorrt, cuda or cpu), CPU threads (0: one per core), and
+    whether to use the fp16 file on GPUs."""
+
+    device: str = "auto"
+    threads: int = 0
+    half_on_gpu: bool = True
+
+
+class StyleEngine:
+    """Runs one style model on frames: ``engine(frame)`` maps (H, W, 3) uint8 RGB to the same shape."""
+
+    def __init__(self, model: StyleModel, options: EngineOptions = EngineOptions()) -> None:
+        if options.device not in DEVICES:
+            raise ProviderError(f"unknown device {options.device!r}: choose one of {', '.join(DEVICES)}")
+        self.model = model
+        self.options = options
+        self._session, self.device = self._open()
+        self._input = self._session.get_inputs()[0].name
+        self._output = self._session.get_outputs()[0].name
+
+    @property
+    def provider(self) -> str:
+        """The ONNX Runtime provider that runs the model."""
+        return PROVIDERS[self.device]
+
+    def _candidates(self) -> list[str]:
+        have = available_devices()
+        if self.options.device == "auto":
+            return have
+        if self.options.device not in have:
+            raise ProviderError(
+                f"--device {self.options.device}: ONNX Runtime here has no {PROVIDERS[self.options.device]} "
+                f"(it has: {', '.join(have)}); install framestyle[gpu] on a machine with a GPU, or use --device cpu")
+        return [self.options.device]
+
+    def _open(self):  # type: ignore[no-untyped-def]
+        failures = []
+        for device in self._candidates():
+            try:
+                session = self._session_for(device)
+                self._verify(session, device)
+            except ModelError:
+                raise
+            except Exception as error:  # a provider that fails to start or to run falls back to the next one
+                if self.options.device != "auto":
+                    raise ProviderError(f"--device {device}: {PROVIDERS[device]} failed: {error}") from error
+                failures.append(f"{device}: {str(error).splitlines()[0] if str(error) else type(error).__name__}")
+                continue
+            if failures:
+                log.warning("falling back to %s (%s)", device, "; ".join(failures))
+            return session, device
+        raise ProviderError("no execution provider could run the model: " + "; ".join(failures))
+
+    def _session_for(self, device: str):  # type: ignore[no-untyped-def]
+        ort = _onnxruntime()
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if device == "cpu":
+            options.intra_op_num_threads = self.options.threads or (os.cpu_count() or 1)
+            # Without spinning, idle inference threads give the CPU back to the decoder and encoder threads.
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        half = device != "cpu" and self.options.half_on_gpu and self.model.fp16 is not None
+        try:
+            model_bytes = self.model.model_bytes(half=half)
+        except OSError as error:
+            raise ModelError(f"{self.model.fp32}: cannot read the model ({error})") from error
+        providers = [PROVIDERS[device]] if device == "cpu" else [PROVIDERS[device], PROVIDERS["cpu"]]
+        try:
+            return ort.InferenceSession(model_bytes, options, providers=providers)
+        except Exception as error:
+            if device == "cpu":
+                raise ModelError(f"{self.model.name}: not a usable ONNX model ({str(error).splitlines()[0]})") from error
+            raise
+
+    def _verify(self, session, device: str) -> None:  # type: ignore[no-untyped-def]
+        """Check on a probe frame that the provider asked for really runs the graph and gives a frame back."""
+        if session.get_providers()[0] != PROVIDERS[device]:
+            raise ProviderError(f"{PROVIDERS[device]} did not start")
+        inputs, outputs = session.get_inputs(), session.get_outputs()
+        if len(inputs) != 1 or len(outputs) != 1 or inputs[0].type != "tensor(uint8)":
+            raise ModelError(f"{self.model.name}: expected one uint8 (1, H, W, 3) input and one output, got "
+                             f"{[(i.name, i.type, i.shape) for i in inputs]}")
+        probe = np.zeros(_PROBE_SIZE, dtype=np.uint8)
+        (result,) = session.run(None, {inputs[0].name: probe})
+        if result.shape != probe.shape or result.dtype != np.uint8:
+            raise ModelError(f"{self.model.name}: output {result.dtype} {result.shape} does not match input "
+                             f"{probe.dtype} {probe.shape}")
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        """Stylize one (H, W, 3) uint8 RGB frame."""
+        if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+            raise ValueError(f"expected an (H, W, 3) uint8 frame, got {frame.dtype} {frame.shape}")
+        (result,) = self._session.run([self._output], {self._input: np.ascontiguousarray(frame)[None]})
+        return result[0]

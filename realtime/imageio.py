@@ -1,0 +1,80 @@
+"""Reading and writing still images (RGB uint8 arrays), with atomic writes."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .errors import InputError, OutputError
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+
+
+def read_image(path: Path) -> np.ndarray:
+    """An image as uint8: (H, W, 3) RGB, (H, W, 4) RGBA when it has alpha, or (H, W) grey."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    data = np.fromfile(path, dtype=np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise InputError(f"{path}: not an image OpenCV can read")
+    if image.dtype != np.uint8:
+        image = (image / (np.iinfo(image.dtype).max / 255)).astype(np.uint8) if image.dtype.kind == "u" else image
+        image = np.clip(image, 0, 255).astype(np.uint8)
+    if image.ndim == 2:
+        return image
+    if image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA)
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    """An image as (H, W, 3) RGB uint8, whatever its channels (alpha dropped, grey expanded)."""
+    image = read_image(path)
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    return np.ascontiguousarray(image[..., :3])
+
+
+def write_image(path: Path, image: np.ndarray) -> None:
+    """Write an RGB, RGBA or grey uint8 image atomically (temporary file beside it, then rename)."""
+    if image.ndim == 3 and image.shape[2] == 4:
+        bgr = cv2.cvtColor(image, cv2.COLOR_RGBA2BGRA)
+    elif image.ndim == 3:
+        bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    else:
+        bgr = image
+    ok, encoded = cv2.imencode(path.suffix or ".png", bgr)
+    if not ok:
+        raise OutputError(f"{path}: cannot encode an image with suffix {path.suffix!r}")
+    write_bytes_atomic(path, encoded.tobytes())
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file in ``path``'s folder, then rename it to ``path``."""
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
+    except OSError as error:
+        raise OutputError(f"{path}: cannot write here ({error.strerror})") from error
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def resize_long_side(image: np.ndarray, side: int) -> np.ndarray:
+    """Resize so the longer side is ``side`` pixels (area interpolation when shrinking)."""
+    h, w = image.shape[:2]
+    scale = side / max(h, w)
+    if scale == 1:
+        return image
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)

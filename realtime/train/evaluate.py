@@ -1,0 +1,65 @@
+"""Style and content distances of stylized photos, as training optimises them and the model cards report them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..imageio import read_rgb, resize_long_side
+from .losses import content_distance, gram, style_distance
+from .vgg import CONTENT_LAYER, STYLE_LAYERS, Features, Vgg16
+
+#: Photos and paintings are measured at this size on their long side.
+EVAL_SIDE = 512
+
+
+@dataclass(frozen=True)
+class StyleScores:
+    """Means over the photos: the output's style distance, the unstylized photo's, their ratio, and the
+    content distance of the output to the photo."""
+
+    style_distance: float
+    photo_style_distance: float
+    style_ratio: float
+    content_distance: float
+    photos: int
+
+
+def to_tensor(image: np.ndarray) -> torch.Tensor:
+    """(H, W, 3) uint8 RGB to a (1, 3, H, W) float tensor in [0, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float() / 255.0
+
+
+@torch.no_grad()
+def painting_grams(vgg: Vgg16, painting: np.ndarray) -> dict[str, torch.Tensor]:
+    """Gram matrices of the painting at ``EVAL_SIDE`` on its long side, one (1, C, C) tensor per style layer."""
+    features = vgg(to_tensor(resize_long_side(painting, EVAL_SIDE)))
+    return {name: gram(getattr(features, name)) for name in STYLE_LAYERS}
+
+
+@torch.no_grad()
+def score_style(vgg: Vgg16, painting: np.ndarray, photos: Sequence[np.ndarray],
+                stylize: Callable[[np.ndarray], np.ndarray]) -> StyleScores:
+    """Stylize each photo (at ``EVAL_SIDE`` on its long side) with ``stylize`` and measure it."""
+    if not photos:
+        raise ValueError("no photos to evaluate on")
+    grams = painting_grams(vgg, painting)
+    out_style, photo_style, content = [], [], []
+    for photo in photos:
+        photo = resize_long_side(photo, EVAL_SIDE)
+        photo_features: Features = vgg(to_tensor(photo))
+        output_features: Features = vgg(to_tensor(stylize(photo)))
+        out_style.append(float(style_distance(output_features, grams)))
+        photo_style.append(float(style_distance(photo_features, grams)))
+        content.append(float(content_distance(output_features, getattr(photo_features, CONTENT_LAYER))))
+    mean_out, mean_photo = float(np.mean(out_style)), float(np.mean(photo_style))
+    return StyleScores(mean_out, mean_photo, mean_out / mean_photo, float(np.mean(content)), len(photos))
+
+
+def load_photos(paths: Sequence[Path]) -> list[np.ndarray]:
+    """Read photos as RGB arrays."""
+    return [read_rgb(path) for path in paths]

@@ -1,0 +1,121 @@
+"""ONNX export of a trained network, with the run-time I/O convention built into the graph.
+
+The exported graph takes ``frame``: uint8 (1, H, W, 3) RGB, and returns ``stylized``: uint8 (1, H, W, 3) RGB
+of the same size; H and W are dynamic. The uint8 <-> float conversion and the NHWC <-> NCHW transposes are
+inside the graph, so a caller hands decoded frames over as they are, and on a GPU those steps fuse with the
+network.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+OPSET = 17
+INPUT_NAME = "frame"
+OUTPUT_NAME = "stylized"
+
+
+class Uint8Frames(nn.Module):
+    """Wrap a [0, 1] NCHW network into the uint8 NHWC convention of the exported models."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, frame: torch.Tensor) -> torch.Tensor:
+        x = frame.permute(0, 3, 1, 2).float() * (1.0 / 255.0)
+        y = self.net(x) * 255.0
+        return torch.round(y).clamp(0.0, 255.0).to(torch.uint8).permute(0, 2, 3, 1)
+
+
+def to_onnx_bytes(net: nn.Module) -> bytes:
+    """Trace ``net`` (in eval mode, on the CPU) into a serialized fp32 ONNX model with dynamic H and W."""
+    wrapper = Uint8Frames(net.eval().cpu())
+    example = torch.randint(0, 256, (1, 67, 93, 3), dtype=torch.uint8)
+    buffer = io.BytesIO()
+    torch.onnx.export(
+        wrapper,
+        (example,),
+        buffer,
+        input_names=[INPUT_NAME],
+        output_names=[OUTPUT_NAME],
+        dynamic_axes={INPUT_NAME: {1: "height", 2: "width"}, OUTPUT_NAME: {1: "height", 2: "width"}},
+        opset_version=OPSET,
+        dynamo=False,
+    )
+    return buffer.getvalue()
+
+
+def to_fp16(model_bytes: bytes) -> bytes:
+    """Convert an fp32 model to fp16 weights and activations; the uint8 I/O stays as it is."""
+    import onnx
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    model = onnx.load_from_string(model_bytes)
+    half = convert_float_to_float16(model, keep_io_types=True, op_block_list=["Resize"])
+    return half.SerializeToString()
+
+
+@dataclass(frozen=True)
+class ExportCheck:
+    """Largest absolute difference (in uint8 levels) between ONNX Runtime and torch over random sizes."""
+
+    sizes: list[tuple[int, int]]
+    max_abs_diff: int
+    mean_abs_diff: float
+
+
+def check_export(net: nn.Module, model_bytes: bytes, seed: int = 0, trials: int = 3) -> ExportCheck:
+    """Run the exported model in ONNX Runtime and the torch network on random sizes (odd ones included)."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
+    generator = np.random.default_rng(seed)
+    wrapper = Uint8Frames(net.eval().cpu())
+    sizes: list[tuple[int, int]] = []
+    worst, mean_sum = 0, 0.0
+    for _ in range(trials):
+        h, w = (int(v) for v in generator.integers(17, 200, size=2))
+        frame = generator.integers(0, 256, size=(1, h, w, 3), dtype=np.uint8)
+        (got,) = session.run(None, {INPUT_NAME: frame})
+        with torch.no_grad():
+            want = wrapper(torch.from_numpy(frame)).numpy()
+        if got.shape != want.shape:
+            raise RuntimeError(f"ONNX output shape {got.shape} differs from torch's {want.shape}")
+        diff = np.abs(got.astype(np.int16) - want.astype(np.int16))
+        sizes.append((h, w))
+        worst = max(worst, int(diff.max()))
+        mean_sum += float(diff.mean())
+    return ExportCheck(sizes=sizes, max_abs_diff=worst, mean_abs_diff=mean_sum / trials)
+
+
+def time_onnx(model_bytes: bytes, height: int, width: int, runs: int = 10, threads: int = 0) -> float:
+    """Median seconds per frame of the model in ONNX Runtime on the CPU."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    session = ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
+    frame = np.random.default_rng(0).integers(0, 256, size=(1, height, width, 3), dtype=np.uint8)
+    session.run(None, {INPUT_NAME: frame})
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        session.run(None, {INPUT_NAME: frame})
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path`` and rename it into place."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)

@@ -1,0 +1,162 @@
+"""The training loop: perceptual losses on random crops, checkpoints, resume, a time bound, and export."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..imageio import read_rgb
+from .data import CropSampler, expand_image_paths, video_frames
+from .losses import content_distance, stability_loss, style_distance, total_variation
+from .net import build_network
+from .vgg import load_vgg
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run; saved in checkpoints and model cards."""
+
+    style: Path
+    content: list[Path]
+    name: str
+    out: Path
+    videos: list[Path] = field(default_factory=list)
+    validation: list[Path] = field(default_factory=list)
+    arch: str = "fast"
+    steps: int = 1000
+    batch: int = 4
+    crop: int = 192
+    learning_rate: float = 2e-3
+    content_weight: float = 1.0
+    style_weight: float = 4.0
+    tv_weight: float = 0.5
+    stability_weight: float = 20.0
+    video_every: int = 8
+    seed: int = 0
+    vgg_weights: Path | None = None
+    device: str = "auto"
+    max_minutes: float | None = None
+    checkpoint_every: int = 50
+    # Card metadata of the painting.
+    title: str = ""
+    artist: str = ""
+    year: str = ""
+    credit: str = ""
+    licence: str = ""
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.out.with_suffix(".ckpt")
+
+    def to_json(self) -> dict[str, object]:
+        return json.loads(json.dumps(asdict(self), default=str))
+
+
+@dataclass
+class TrainResult:
+    """What a run produced: the network, the steps done, its time, and the last running losses."""
+
+    net: torch.nn.Module
+    steps_done: int
+    seconds: float
+    losses: dict[str, float]
+    finished: bool
+
+
+def pick_device(name: str) -> torch.device:
+    """``auto`` takes CUDA when torch sees a GPU, else the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda: torch sees no CUDA GPU")
+    return torch.device(name)
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _save_checkpoint(path: Path, state: dict[str, object]) -> None:
+    tmp = path.with_name(f".{path.name}.part")
+    torch.save(state, tmp)
+    tmp.replace(path)
+
+
+def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> TrainResult:
+    """Train a style network; returns when ``config.steps`` are done or ``config.max_minutes`` ran out."""
+    from tqdm import tqdm
+
+    _seed_everything(config.seed)
+    device = pick_device(config.device)
+    vgg = load_vgg(config.vgg_weights).to(device)
+    images = [read_rgb(p) for p in expand_image_paths(config.content)]
+    for video in config.videos:
+        images += video_frames(video, config.video_every)
+    sampler = CropSampler(images, config.crop, config.seed)
+    motion_generator = torch.Generator().manual_seed(config.seed + 1)
+
+    from .evaluate import painting_grams
+
+    grams = {k: v.to(device) for k, v in painting_grams(vgg, read_rgb(config.style)).items()}
+    net = build_network(config.arch).to(device)
+    optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.steps, eta_min=config.learning_rate / 20)
+    step, seconds_before = 0, 0.0
+    if resume and config.checkpoint.exists():
+        state = torch.load(config.checkpoint, map_location=device, weights_only=False)
+        net.load_state_dict(state["net"])
+        optimizer.load_state_dict(state["optimizer"])
+        schedule.load_state_dict(state["schedule"])
+        sampler.generator.set_state(state["sampler_rng"])
+        motion_generator.set_state(state["motion_rng"])
+        step, seconds_before = int(state["step"]), float(state["seconds"])
+
+    def checkpoint() -> None:
+        _save_checkpoint(config.checkpoint, {
+            "net": net.state_dict(), "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
+            "sampler_rng": sampler.generator.get_state(), "motion_rng": motion_generator.get_state(),
+            "step": step, "seconds": seconds_before + time.monotonic() - start, "config": config.to_json(),
+        })
+
+    start = time.monotonic()
+    deadline = start + config.max_minutes * 60 if config.max_minutes else float("inf")
+    running: dict[str, float] = {}
+    bar = tqdm(total=config.steps, initial=step, disable=not progress, unit="step", dynamic_ncols=True)
+    net.train()
+    while step < config.steps and time.monotonic() < deadline:
+        photos = sampler.sample(config.batch).to(device)
+        stylized = net(photos)
+        out_features = vgg(stylized)
+        with torch.no_grad():
+            photo_content = vgg.content(photos)
+        terms = {
+            "content": content_distance(out_features, photo_content).mean() * config.content_weight,
+            "style": style_distance(out_features, grams).mean() * config.style_weight,
+            "tv": total_variation(stylized).mean() * config.tv_weight,
+        }
+        if config.stability_weight > 0:
+            terms["stability"] = stability_loss(net, photos, stylized, motion_generator).mean() * config.stability_weight
+        loss = sum(terms.values())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()  # type: ignore[union-attr]
+        optimizer.step()
+        schedule.step()
+        step += 1
+        for key, value in terms.items():
+            running[key] = 0.9 * running.get(key, value.item()) + 0.1 * value.item()
+        bar.update(1)
+        bar.set_postfix({k: f"{v:.3g}" for k, v in running.items()})
+        if step % config.checkpoint_every == 0:
+            checkpoint()
+    bar.close()
+    checkpoint()
+    net.eval()
+    return TrainResult(net.cpu(), step, seconds_before + time.monotonic() - start, running, step >= config.steps)

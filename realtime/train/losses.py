@@ -1,0 +1,86 @@
+"""Perceptual losses, normalised so that one set of weights works across styles and VGG weight scales.
+
+Every distance here is relative: a Gram distance is divided by the squared norm of the painting's Gram matrix,
+a feature distance by the squared norm of the photo's features. That makes them independent of the VGG
+weights' activation scale (Caffe-scale or torchvision-scale) and equal to what ``evaluate-style`` reports.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from .vgg import CONTENT_LAYER, STYLE_LAYERS, Features
+
+
+def gram(features: torch.Tensor) -> torch.Tensor:
+    """G(F) = F Fᵀ / (H W) for each item of a (N, C, H, W) batch."""
+    n, c, h, w = features.shape
+    flat = features.reshape(n, c, h * w)
+    return flat @ flat.transpose(1, 2) / (h * w)
+
+
+def style_distance(output: Features, target_grams: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Per-item sum over the style layers of ‖G(output) − G(painting)‖² / ‖G(painting)‖²."""
+    total = 0.0
+    for name in STYLE_LAYERS:
+        target = target_grams[name]
+        diff = gram(getattr(output, name)) - target
+        total = total + diff.pow(2).sum(dim=(1, 2)) / target.pow(2).sum()
+    return total  # type: ignore[return-value]
+
+
+def content_distance(output: Features, photo: torch.Tensor) -> torch.Tensor:
+    """Per-item ‖F(output) − F(photo)‖² / ‖F(photo)‖² at the content layer (``photo``: that layer's features)."""
+    out, ref = getattr(output, CONTENT_LAYER), photo
+    return (out - ref).pow(2).sum(dim=(1, 2, 3)) / ref.pow(2).sum(dim=(1, 2, 3)).clamp_min(1e-12)
+
+
+def total_variation(image: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference between neighbouring pixels (an anisotropic TV, per item)."""
+    dy = (image[:, :, 1:, :] - image[:, :, :-1, :]).abs().mean(dim=(1, 2, 3))
+    dx = (image[:, :, :, 1:] - image[:, :, :, :-1]).abs().mean(dim=(1, 2, 3))
+    return dx + dy
+
+
+def random_motion(batch: int, max_shift: float, max_degrees: float, max_zoom: float, generator: torch.Generator,
+                  height: int, width: int) -> torch.Tensor:
+    """Random small affine warps (shift in pixels, rotation, zoom) as ``affine_grid`` matrices (N, 2, 3)."""
+    def uniform(scale: float) -> torch.Tensor:
+        return (torch.rand(batch, generator=generator) * 2 - 1) * scale
+
+    angle = uniform(math.radians(max_degrees))
+    zoom = 1 + uniform(max_zoom)
+    tx, ty = uniform(2 * max_shift / width), uniform(2 * max_shift / height)
+    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
+    aspect = height / width
+    row0 = torch.stack([cos, -sin * aspect, tx], dim=1)
+    row1 = torch.stack([sin / aspect, cos, ty], dim=1)
+    return torch.stack([row0, row1], dim=1)
+
+
+def warp(image: torch.Tensor, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Warp a batch with affine matrices; also returns the mask of pixels that came from inside the frame."""
+    grid = F.affine_grid(theta, list(image.shape), align_corners=False)
+    warped = F.grid_sample(image, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    ones = torch.ones_like(image[:, :1])
+    mask = F.grid_sample(ones, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return warped, (mask > 0.999).float()
+
+
+def stability_loss(net: torch.nn.Module, photos: torch.Tensor, stylized: torch.Tensor, generator: torch.Generator,
+                   noise: float = 0.02) -> torch.Tensor:
+    """Per-item stability: the output of a slightly moved and noisier copy of the input must equal the moved
+    output of the original, on pixels the warp keeps inside the frame (synthetic motion pairs)."""
+    n, _, h, w = photos.shape
+    theta = random_motion(n, max_shift=4.0, max_degrees=1.5, max_zoom=0.02, generator=generator, height=h, width=w)
+    moved, mask = warp(photos, theta)
+    moved = (moved + noise * torch.randn(moved.shape, generator=generator)).clamp(0, 1)
+    moved_output = net(moved)
+    expected, _ = warp(stylized, theta)
+    # Only the output of the moved copy gets gradients toward the moved original, so the loss does not pull
+    # the original's stylization toward blur.
+    diff = (moved_output - expected.detach()).pow(2) * mask
+    return diff.sum(dim=(1, 2, 3)) / mask.sum(dim=(1, 2, 3)).clamp_min(1.0) / 3
