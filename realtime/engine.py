@@ -22,6 +22,8 @@ PROVIDERS = {
 }
 DEVICES = ("auto", *PROVIDERS)
 _PROBE_SIZE = (1, 64, 96, 3)
+#: Smallest side the graphs take when a card does not say (see ``io.min_side`` in the cards).
+DEFAULT_MIN_SIDE = 16
 
 
 def _onnxruntime():  # type: ignore[no-untyped-def]
@@ -60,6 +62,7 @@ class StyleEngine:
         self._session, self.device = self._open()
         self._input = self._session.get_inputs()[0].name
         self._output = self._session.get_outputs()[0].name
+        self.min_side = int(model.card.get("io", {}).get("min_side", DEFAULT_MIN_SIDE))
 
     @property
     def provider(self) -> str:
@@ -130,8 +133,13 @@ class StyleEngine:
                              f"{probe.dtype} {probe.shape}")
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
-        """Stylize one (H, W, 3) uint8 RGB frame."""
+        """Stylize one (H, W, 3) uint8 RGB frame of any size (frames under the model's minimum side are
+        edge-padded for the network and cropped back)."""
         if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
             raise ValueError(f"expected an (H, W, 3) uint8 frame, got {frame.dtype} {frame.shape}")
+        h, w = frame.shape[:2]
+        short_h, short_w = max(0, self.min_side - h), max(0, self.min_side - w)
+        if short_h or short_w:
+            frame = np.pad(frame, ((0, short_h), (0, short_w), (0, 0)), mode="edge")
         (result,) = self._session.run([self._output], {self._input: np.ascontiguousarray(frame)[None]})
-        return result[0]
+        return result[0, :h, :w]

@@ -15,6 +15,9 @@ from torch import nn
 #: Reflection border added around the input before the network runs and cropped from its output; it keeps
 #: the zero padding of the inner convolutions away from the visible frame edges.
 BORDER = 8
+#: Smallest height and width the graphs take (reflection needs more pixels than it adds); the run-time engine
+#: pads smaller frames up to this size.
+MIN_SIDE = BORDER + 1
 
 
 def conv_norm_relu(cin: int, cout: int, kernel: int = 3, stride: int = 1, norm: bool = True,

@@ -17,7 +17,7 @@ from ..imageio import read_rgb, write_bytes_atomic
 from .evaluate import StyleScores, load_photos, score_style
 from .export import INPUT_NAME, OPSET, OUTPUT_NAME, ExportCheck, check_export, to_fp16, to_onnx_bytes
 from .loop import TrainConfig, TrainResult
-from .net import count_macs_per_pixel, network_options
+from .net import MIN_SIDE, count_macs_per_pixel, network_options
 from .vgg import load_vgg
 
 IO_CONVENTION = {
@@ -25,7 +25,9 @@ IO_CONVENTION = {
               "color": "RGB", "range": [0, 255]},
     "output": {"name": OUTPUT_NAME, "dtype": "uint8", "shape": [1, "height", "width", 3], "layout": "NHWC",
                "color": "RGB", "range": [0, 255]},
-    "notes": "any height and width >= 1; uint8 <-> float conversion and layout transposes are inside the graph",
+    "min_side": MIN_SIDE,
+    "notes": "height and width >= min_side (the runtime pads smaller frames); uint8 <-> float conversion and "
+             "layout transposes are inside the graph",
 }
 
 

@@ -1,0 +1,45 @@
+"""Every bundled style: its card is complete and matches its files, and the model runs at odd sizes."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+
+from framestyle.catalog import REQUIRED_CARD_FIELDS, bundled_styles, default_style
+from framestyle.engine import EngineOptions, StyleEngine
+
+STYLES = bundled_styles()
+MAX_MODEL_BYTES = 2_000_000
+
+
+def test_the_zoo_has_at_least_six_styles_and_one_default() -> None:
+    assert len(STYLES) >= 6
+    assert sum(style.is_default for style in STYLES) == 1
+    assert default_style().is_default
+
+
+@pytest.mark.parametrize("style", STYLES, ids=[s.name for s in STYLES])
+def test_card_is_complete_and_matches_the_files(style) -> None:
+    card = style.card
+    assert all(field in card for field in REQUIRED_CARD_FIELDS)
+    assert card["title"] and card["artist"] and card["painting"]["credit"] and card["painting"]["licence"]
+    assert card["architecture"]["mac_per_pixel"] > 0 and card["architecture"]["parameters"] > 0
+    assert card["training"]["finished"]
+    total = 0
+    for precision, source in (("fp32", style.fp32), ("fp16", style.fp16)):
+        data = source.read_bytes()
+        total += len(data)
+        assert hashlib.sha256(data).hexdigest() == card["files"][precision]["sha256"]
+    assert total <= MAX_MODEL_BYTES
+
+
+@pytest.mark.parametrize("style", STYLES, ids=[s.name for s in STYLES])
+def test_model_runs_at_odd_sizes_and_changes_the_picture(style) -> None:
+    engine = StyleEngine(style, EngineOptions(device="cpu"))
+    yy, xx = np.mgrid[0:37, 0:53]
+    frame = np.stack([xx * 4, yy * 6, (xx + yy) * 2], axis=-1).astype(np.uint8)
+    out = engine(frame)
+    assert out.shape == frame.shape and out.dtype == np.uint8
+    assert np.abs(out.astype(int) - frame).mean() > 10

@@ -1,0 +1,108 @@
+"""Training, export and card writing, on generated images with a randomly initialised VGG (no downloads)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("onnx")
+pytest.importorskip("tqdm")
+
+from framestyle.cli import main  # noqa: E402
+from framestyle.imageio import write_image  # noqa: E402
+from framestyle.train.export import check_export, to_onnx_bytes  # noqa: E402
+from framestyle.train.losses import random_motion, warp  # noqa: E402
+from framestyle.train.net import FastStyleNet, JohnsonNet, count_macs_per_pixel  # noqa: E402
+from framestyle.train.vgg import Vgg16  # noqa: E402
+
+
+@pytest.fixture()
+def kit(tmp_path: Path) -> dict[str, Path]:
+    """A painting, four photos, a validation photo and random VGG weights, all generated."""
+    rng = np.random.default_rng(0)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(4):
+        yy, xx = np.mgrid[0:60, 0:80]
+        image = np.stack([(xx * 3 + i * 40) % 256, (yy * 4) % 256, (xx + yy) % 256], axis=-1).astype(np.uint8)
+        write_image(photos / f"p{i}.png", image)
+    painting = tmp_path / "painting.png"
+    write_image(painting, rng.integers(0, 256, size=(70, 90, 3), dtype=np.uint8))
+    validation = tmp_path / "val.png"
+    write_image(validation, rng.integers(0, 256, size=(50, 41, 3), dtype=np.uint8))
+    torch.manual_seed(0)
+    vgg = tmp_path / "vgg.pth"
+    torch.save(Vgg16().features.state_dict(), vgg)
+    return {"photos": photos, "painting": painting, "validation": validation, "vgg": vgg, "root": tmp_path}
+
+
+def _train(kit: dict[str, Path], *extra: str) -> int:
+    return main(["train", "--style", str(kit["painting"]), "--content", str(kit["photos"]), "--name", "tiny",
+                 "--out", str(kit["root"] / "tiny.onnx"), "--vgg-weights", str(kit["vgg"]), "--crop", "32",
+                 "--batch", "2", "--validation", str(kit["validation"]), "--title", "Noise", *extra])
+
+
+def test_tiny_training_run_exports_models_and_a_complete_card(kit: dict[str, Path]) -> None:
+    assert _train(kit, "--steps", "3") == 0
+    card = json.loads((kit["root"] / "tiny.json").read_text())
+    assert card["training"]["steps_done"] == 3 and card["training"]["finished"]
+    assert card["export_check"]["max_abs_diff"] <= 1
+    assert card["architecture"]["parameters"] > 0 and card["architecture"]["mac_per_pixel"] > 0
+    assert set(card["validation"]) >= {"style_ratio", "content_distance"}
+    import hashlib
+
+    for entry in card["files"].values():
+        data = (kit["root"] / entry["file"]).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == entry["sha256"]
+    assert (kit["root"] / "tiny.ckpt").exists()
+
+
+def test_resume_continues_from_the_checkpoint(kit: dict[str, Path]) -> None:
+    assert _train(kit, "--steps", "2") == 0
+    assert _train(kit, "--steps", "4", "--resume") == 0
+    card = json.loads((kit["root"] / "tiny.json").read_text())
+    assert card["training"]["steps_done"] == 4
+
+
+def test_train_reports_a_missing_painting_in_one_line(kit: dict[str, Path], capsys: pytest.CaptureFixture) -> None:
+    status = main(["train", "--style", str(kit["root"] / "nope.jpg"), "--content", str(kit["photos"]),
+                   "--name", "x", "--out", str(kit["root"] / "x.onnx")])
+    assert status == 2
+    assert capsys.readouterr().err.strip().count("\n") == 0
+
+
+@pytest.mark.parametrize("net", [FastStyleNet(), JohnsonNet()], ids=["fast", "johnson"])
+def test_onnx_export_matches_torch_on_random_and_odd_sizes(net: torch.nn.Module) -> None:
+    torch.manual_seed(1)
+    for parameter in net.parameters():  # move away from the near-constant initial output
+        parameter.data.add_(torch.randn_like(parameter) * 0.05)
+    check = check_export(net, to_onnx_bytes(net), seed=3, trials=3)
+    assert check.max_abs_diff <= 1
+    assert any(h % 2 or w % 2 for h, w in check.sizes)
+
+
+@pytest.mark.parametrize("size", [(9, 9), (9, 40), (17, 11), (33, 65)])
+def test_fast_network_keeps_any_size_from_its_minimum(size: tuple[int, int]) -> None:
+    net = FastStyleNet().eval()
+    with torch.no_grad():
+        out = net(torch.rand(1, 3, *size))
+    assert out.shape == (1, 3, *size)
+
+
+def test_fast_network_is_far_cheaper_than_johnsons() -> None:
+    ours, reference = count_macs_per_pixel(FastStyleNet(), 64, 64), count_macs_per_pixel(JohnsonNet(), 64, 64)
+    assert ours * 20 < reference
+
+
+def test_synthetic_motion_warp_keeps_the_frame_and_masks_what_left_it() -> None:
+    generator = torch.Generator().manual_seed(0)
+    image = torch.rand(2, 3, 40, 50)
+    identity = torch.tensor([[1.0, 0, 0], [0, 1.0, 0]]).expand(2, 2, 3)
+    same, mask = warp(image, identity)
+    assert torch.allclose(same, image, atol=1e-5) and bool(mask.all())
+    moved, mask = warp(image, random_motion(2, 4.0, 1.5, 0.02, generator, 40, 50))
+    assert 0.5 < float(mask.mean()) < 1.0
