@@ -54,7 +54,8 @@ class EngineOptions:
 class StyleEngine:
     """Runs one style model on frames: ``engine(frame)`` maps (H, W, 3) uint8 RGB to the same shape."""
 
-    def __init__(self, model: StyleModel, options: EngineOptions = EngineOptions()) -> None:
+    def __init__(self, model: StyleModel, options: EngineOptions | None = None) -> None:
+        options = options or EngineOptions()
         if options.device not in DEVICES:
             raise ProviderError(f"unknown device {options.device!r}: choose one of {', '.join(DEVICES)}")
         self.model = model
@@ -115,7 +116,8 @@ class StyleEngine:
             return ort.InferenceSession(model_bytes, options, providers=providers)
         except Exception as error:
             if device == "cpu":
-                raise ModelError(f"{self.model.name}: not a usable ONNX model ({str(error).splitlines()[0]})") from error
+                reason = str(error).splitlines()[0]
+                raise ModelError(f"{self.model.name}: not a usable ONNX model ({reason})") from error
             raise
 
     def _verify(self, session, device: str) -> None:  # type: ignore[no-untyped-def]

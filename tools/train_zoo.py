@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 from framestyle.cli import main as stylize
 

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..imageio import IMAGE_SUFFIXES, read_rgb, resize_long_side
+from ..imageio import IMAGE_SUFFIXES, resize_long_side
 
 #: Images are kept at this long side; crops are taken from randomly rescaled copies.
 STORE_SIDE = 512
@@ -58,7 +58,10 @@ class CropSampler:
             image = self.images[self._randint(len(self.images))].float() / 255.0
             h, w = image.shape[-2:]
             smallest = self.crop / min(h, w)
-            scale = smallest + (1.0 - smallest) * float(torch.rand(1, generator=self.generator)) if smallest < 1 else smallest
+            if smallest < 1:
+                scale = smallest + (1.0 - smallest) * float(torch.rand(1, generator=self.generator))
+            else:
+                scale = smallest
             size = (max(self.crop, round(h * scale)), max(self.crop, round(w * scale)))
             image = F.interpolate(image[None], size=size, mode="bilinear", antialias=True, align_corners=False)[0]
             top, left = self._randint(size[0] - self.crop + 1), self._randint(size[1] - self.crop + 1)

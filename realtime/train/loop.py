@@ -108,7 +108,8 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> T
     grams = {k: v.to(device) for k, v in painting_grams(vgg, read_rgb(config.style)).items()}
     net = build_network(config.arch).to(device)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.steps, eta_min=config.learning_rate / 20)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
+        optimizer, T_max=config.steps, eta_min=config.learning_rate / 20)
     step, seconds_before = 0, 0.0
     if resume and config.checkpoint.exists():
         state = torch.load(config.checkpoint, map_location=device, weights_only=False)
@@ -143,7 +144,8 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> T
             "tv": total_variation(stylized).mean() * config.tv_weight,
         }
         if config.stability_weight > 0:
-            terms["stability"] = stability_loss(net, photos, stylized, motion_generator).mean() * config.stability_weight
+            stability = stability_loss(net, photos, stylized, motion_generator).mean()
+            terms["stability"] = stability * config.stability_weight
         loss = sum(terms.values())
         optimizer.zero_grad(set_to_none=True)
         loss.backward()  # type: ignore[union-attr]
