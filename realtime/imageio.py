@@ -64,10 +64,18 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+        give_default_permissions(Path(tmp))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def give_default_permissions(path: Path) -> None:
+    """Give a temporary file (created 0600) the permissions a plain new file would get under the umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
 
 
 def resize_long_side(image: np.ndarray, side: int) -> np.ndarray:

@@ -36,6 +36,16 @@ def test_card_is_complete_and_matches_the_files(style) -> None:
 
 
 @pytest.mark.parametrize("style", STYLES, ids=[s.name for s in STYLES])
+def test_fp16_model_agrees_with_fp32(style) -> None:
+    import onnxruntime as ort
+
+    frame = np.random.default_rng(0).integers(0, 256, size=(1, 45, 61, 3), dtype=np.uint8)
+    outputs = [ort.InferenceSession(source.read_bytes(), providers=["CPUExecutionProvider"]).run(None, {"frame": frame})[0]
+               for source in (style.fp32, style.fp16)]
+    assert np.abs(outputs[0].astype(int) - outputs[1]).mean() < 2.0
+
+
+@pytest.mark.parametrize("style", STYLES, ids=[s.name for s in STYLES])
 def test_model_runs_at_odd_sizes_and_changes_the_picture(style) -> None:
     engine = StyleEngine(style, EngineOptions(device="cpu"))
     yy, xx = np.mgrid[0:37, 0:53]

@@ -1,0 +1,111 @@
+"""Measure frames/s and p50/p95 latency per frame size: the network alone, and the whole per-frame pipeline.
+
+The pipeline is what every source runs per frame: the network plus temporal smoothing (and the strength, colour
+and max-side options given). Frames are a synthetic scene panning 2 pixels a frame, so the smoothing has real
+motion to follow. The smoothing's added cost is reported as a share of the network's frame time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import cv2
+import numpy as np
+
+from ..engine import DEVICES, EngineOptions
+from ..errors import InputError
+from ..stylizer import Stylizer
+from ..temporal import DEFAULT_TEMPORAL
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Frames/s and latency percentiles (milliseconds) of one stage at one size."""
+
+    fps: float
+    p50_ms: float
+    p95_ms: float
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'640x360' -> (640, 360)."""
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must look like 640x360, got {text!r}") from None
+    if not (16 <= width <= 8192 and 16 <= height <= 8192):
+        raise argparse.ArgumentTypeError(f"size {text} is outside 16..8192 pixels a side")
+    return width, height
+
+
+def panning_frames(width: int, height: int, count: int, seed: int = 0) -> list[np.ndarray]:
+    """``count`` RGB frames of a smooth random scene with edges, panning 2 pixels a frame to the right."""
+    rng = np.random.default_rng(seed)
+    scene_w = width + 2 * count
+    scene = rng.integers(0, 256, size=(height // 8 + 1, scene_w // 8 + 1, 3), dtype=np.uint8)
+    scene = cv2.resize(scene, (scene_w, height), interpolation=cv2.INTER_CUBIC)
+    for _ in range(12):
+        x, y, r = int(rng.integers(0, scene_w)), int(rng.integers(0, height)), int(rng.integers(8, height // 3 + 9))
+        cv2.circle(scene, (x, y), r, tuple(int(c) for c in rng.integers(0, 256, 3)), -1)
+    return [np.ascontiguousarray(scene[:, 2 * (count - i) : 2 * (count - i) + width]) for i in range(count)]
+
+
+def time_frames(step: Callable[[np.ndarray], object], frames: list[np.ndarray], warmup: int = 3) -> Timing:
+    """Run ``step`` on each frame (after ``warmup`` untimed ones) and summarise the per-frame times."""
+    for frame in frames[:warmup]:
+        step(frame)
+    times = []
+    start = time.perf_counter()
+    for frame in frames[warmup:]:
+        t0 = time.perf_counter()
+        step(frame)
+        times.append(time.perf_counter() - t0)
+    total = time.perf_counter() - start
+    ms = np.array(times) * 1e3
+    return Timing(len(times) / total, float(np.percentile(ms, 50)), float(np.percentile(ms, 95)))
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--style", help="bundled style name or .onnx file (default: the default style)")
+    parser.add_argument("--size", type=parse_size, nargs="+", default=[(640, 360), (1280, 720)], metavar="WxH")
+    parser.add_argument("--frames", type=int, default=40, help="timed frames per size and stage")
+    parser.add_argument("--temporal", type=float, default=DEFAULT_TEMPORAL, help="smoothing weight in the pipeline")
+    parser.add_argument("--max-side", type=int, help="run the network at this longer side (guided upsampling)")
+    parser.add_argument("--device", choices=DEVICES, default="auto")
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads for inference (0: one per core)")
+    parser.add_argument("--json", action="store_true")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.frames < 5:
+        raise InputError("--frames must be at least 5")
+    options = EngineOptions(device=args.device, threads=args.threads)
+    plain = Stylizer(args.style, temporal=0.0, max_side=args.max_side, engine_options=options)
+    smooth = Stylizer(plain.model, temporal=args.temporal, max_side=args.max_side, engine_options=options)
+    rows = []
+    for width, height in args.size:
+        frames = panning_frames(width, height, args.frames + 3)
+        network = time_frames(plain.engine, frames)
+        smooth.reset()
+        pipeline = time_frames(smooth, frames)
+        added = (pipeline.p50_ms - network.p50_ms) / network.p50_ms
+        rows.append({"size": f"{width}x{height}", "network": asdict(network), "pipeline": asdict(pipeline),
+                     "smoothing_added_share": added})
+    report = {"style": plain.model.name, "device": plain.engine.device, "provider": plain.engine.provider,
+              "temporal": args.temporal, "max_side": args.max_side, "rows": rows}
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"style {report['style']} on {report['provider']}; pipeline = network + temporal {args.temporal}"
+          + (f" + max-side {args.max_side}" if args.max_side else ""))
+    print(f"{'size':>10} | {'network fps':>11} {'p50 ms':>7} {'p95 ms':>7} | {'pipeline fps':>12} {'p50 ms':>7} "
+          f"{'p95 ms':>7} | {'smoothing adds':>14}")
+    for r in rows:
+        n, p = r["network"], r["pipeline"]
+        print(f"{r['size']:>10} | {n['fps']:11.1f} {n['p50_ms']:7.1f} {n['p95_ms']:7.1f} | {p['fps']:12.1f} "
+              f"{p['p50_ms']:7.1f} {p['p95_ms']:7.1f} | {r['smoothing_added_share']:13.0%}")
+    return 0

@@ -1,0 +1,84 @@
+"""Stylize a video file, keeping its sound, timestamps, size and length.
+
+The output's extension picks the format: .mp4, .mov and .mkv get H.264, .webm gets VP9 with Opus sound, and a name
+with a number pattern such as frames/%05d.png gets one picture per frame.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from framestyle.engine import DEVICES, EngineOptions
+from framestyle.media.pipeline import Process, run_pipeline
+from framestyle.media.reader import VideoReader
+from framestyle.media.writer import open_writer
+from framestyle.stylizer import Stylizer
+from framestyle.temporal import DEFAULT_TEMPORAL
+
+
+def add_style_options(parser: argparse.ArgumentParser, *, temporal: bool = True) -> None:
+    """The options that choose and tune the style, shared by ``video``, ``image`` and ``webcam``; ``temporal``
+    adds ``--temporal`` (sequences of frames only)."""
+    if temporal:
+        parser.add_argument("--temporal", type=float, default=DEFAULT_TEMPORAL, metavar="0..1",
+                            help=f"flow-guided smoothing against flicker (0: frame by frame; "
+                            f"default {DEFAULT_TEMPORAL})")
+    parser.add_argument("--style", metavar="NAME|FILE.onnx", help="a bundled style or a model file (default: the "
+                        "default bundled style)")
+    parser.add_argument("--strength", type=float, default=1.0, help="0..1, how much of the style to blend in "
+                        "(default 1)")
+    parser.add_argument("--preserve-color", action="store_true", help="keep the original colours, take only the "
+                        "style's light and texture")
+    parser.add_argument("--max-side", type=int, metavar="N", help="run the network at most N pixels on the longer "
+                        "side and upsample the result (faster on large frames)")
+    parser.add_argument("--device", choices=DEVICES, default="auto", help="where the network runs (default auto)")
+    parser.add_argument("--threads", type=int, default=0, metavar="N", help="CPU threads for the network (default: "
+                        "one per core)")
+
+
+def make_stylizer(args: argparse.Namespace) -> Stylizer:
+    """A :class:`Stylizer` from the options of :func:`add_style_options` (no smoothing without ``--temporal``)."""
+    return Stylizer(args.style, strength=args.strength, preserve_color=args.preserve_color, max_side=args.max_side,
+                    temporal=getattr(args, "temporal", 0.0),
+                    engine_options=EngineOptions(device=args.device, threads=args.threads))
+
+
+def build_process(args: argparse.Namespace) -> Process:
+    """The per-frame processing of ``stylize video``: one function from an RGB frame to a stylized one."""
+    return make_stylizer(args)
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    """Add the ``video`` arguments."""
+    parser.add_argument("input", metavar="IN", type=Path, help="the video file to stylize")
+    parser.add_argument("output", metavar="OUT", type=Path, help="the file to write (.mp4, .mov, .mkv, .webm), or a "
+                        "picture pattern like frames/%%05d.png")
+    add_style_options(parser)
+    parser.add_argument("--crf", type=int, metavar="N", help="quality for H.264/H.265 (0..51, default 18) and VP9 "
+                        "(0..63, default 32): lower is better and bigger")
+    parser.add_argument("--codec", metavar="NAME", help="video encoder instead of the format's default (e.g. "
+                        "libx265, libvpx-vp9, ffv1)")
+    parser.add_argument("--keep-partial", action="store_true", help="when the input breaks off midway, keep the "
+                        "frames before the break instead of failing")
+    parser.add_argument("--quiet", action="store_true", help="no progress line and no notes")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Stylize IN into OUT; print the end-to-end frames per second."""
+    with VideoReader(args.input, keep_partial=args.keep_partial) as reader:
+        process = build_process(args)
+        writer = open_writer(args.output, width=reader.width, height=reader.height, time_base=reader.time_base,
+                             frame_rate=reader.frame_rate, audio_streams=reader.audio_streams, source=args.input,
+                             crf=args.crf, codec=args.codec)
+        with writer:  # the pipeline finishes the output; this removes it if anything fails before
+            if not args.quiet:
+                for note in writer.notes:
+                    print(f"stylize video: note: {note}", file=sys.stderr)
+            stats = run_pipeline(reader, process, writer, progress=False if args.quiet else None)
+    if stats.truncated:
+        print(f"stylize video: warning: {args.input} breaks off after {stats.frames} frames; {args.output} holds "
+              "those", file=sys.stderr)
+    print(f"{args.output}: {stats.frames} frames in {stats.seconds:.1f} s, {stats.fps:.1f} frames/s end to end")
+    return 0

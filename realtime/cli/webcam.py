@@ -1,0 +1,161 @@
+"""Stylize a live camera, a stream URL or a video file played in real time.
+
+Only the newest frame is stylized (late frames are dropped, never queued), so latency stays low. With --show a
+window shows the result with frames/s and latency; keys: n / p next / previous bundled style, + / - strength,
+q quits. Without it the same readout is printed every second. Ctrl-C ends the session (a recording is kept).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from framestyle.catalog import bundled_styles
+from framestyle.cli.video import add_style_options, make_stylizer
+from framestyle.errors import InputError, OutputError
+from framestyle.media.camera import LatestFrame, open_source
+from framestyle.media.reader import Frame
+from framestyle.media.writer import FrameWriter, open_writer
+from framestyle.stylizer import Stylizer
+
+#: Seconds without a frame after which a live source counts as stalled.
+STALL_SECONDS = 10.0
+_RECORD_TIME_BASE = Fraction(1, 1_000_000)
+_WINDOW = "stylize webcam"
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    """Add the ``webcam`` arguments."""
+    parser.add_argument("--camera", default="0", metavar="N|URL|FILE", help="camera index (default 0), stream URL, "
+                        "or a video file played at its own rate")
+    parser.add_argument("--show", action="store_true", help="show the result in a window (needs a desktop)")
+    parser.add_argument("--output", type=Path, metavar="FILE", help="also record the stylized frames to FILE")
+    add_style_options(parser)
+    parser.add_argument("--max-frames", type=int, metavar="N", help="stop after N stylized frames")
+    parser.add_argument("--seconds", type=float, metavar="S", help="stop after S seconds")
+
+
+class Readout:
+    """Frames/s and latency (capture to stylized frame) over the last second."""
+
+    def __init__(self) -> None:
+        self.frames = 0
+        self.start = time.monotonic()
+        self._recent: collections.deque[tuple[float, float]] = collections.deque()
+        self._printed = self.start
+
+    def add(self, latency: float) -> None:
+        """Count a stylized frame and its latency in seconds."""
+        now = time.monotonic()
+        self.frames += 1
+        self._recent.append((now, latency))
+        while self._recent[0][0] < now - 1.0:
+            self._recent.popleft()
+
+    def line(self, dropped: int) -> str:
+        """The readout: frames/s and mean latency over the last second, and the frames dropped so far."""
+        span = self._recent[-1][0] - self._recent[0][0] if len(self._recent) > 1 else 0.0
+        fps = (len(self._recent) - 1) / span if span > 0 else 0.0
+        latency = 1000 * sum(lat for _, lat in self._recent) / max(1, len(self._recent))
+        return f"{fps:5.1f} frames/s  latency {latency:4.0f} ms  dropped {dropped}"
+
+    def due(self) -> bool:
+        """True once a second (for the printed readout)."""
+        now = time.monotonic()
+        if now - self._printed < 1.0:
+            return False
+        self._printed = now
+        return True
+
+
+def run(args: argparse.Namespace) -> int:
+    """The live loop: capture (latest frame wins), stylize, show or print, record."""
+    session = _Session(args, make_stylizer(args))
+    if args.show:
+        _open_window()
+    with LatestFrame(open_source(args.camera)) as capture:
+        try:
+            session.loop(capture)
+        except KeyboardInterrupt:
+            pass  # Ctrl-C is the usual way to end a live session: keep what was recorded
+        except BaseException:
+            if session.recorder:
+                session.recorder.abort()
+            raise
+    if session.recorder:
+        session.recorder.close()
+    frames, elapsed = session.readout.frames, time.monotonic() - session.readout.start
+    print(f"{frames} frames in {elapsed:.1f} s ({frames / elapsed:.1f} frames/s), {capture.dropped} dropped"
+          + (f"; recorded to {args.output}" if session.recorder else ""))
+    return 0
+
+
+class _Session:
+    """One live run: the stylizer (keys may swap it), the readout and the recording."""
+
+    def __init__(self, args: argparse.Namespace, stylizer: Stylizer) -> None:
+        self.args, self.stylizer = args, stylizer
+        self.readout = Readout()
+        self.recorder: FrameWriter | None = None
+        self._origin: float | None = None
+
+    def loop(self, capture: LatestFrame) -> None:
+        args = self.args
+        end = self.readout.start + args.seconds if args.seconds else None
+        while args.max_frames is None or self.readout.frames < args.max_frames:
+            captured = capture.get(timeout=STALL_SECONDS)
+            if captured is None:
+                if capture.ended:
+                    return
+                raise InputError(f"{args.camera}: no frame for {STALL_SECONDS:.0f} s")
+            styled = self.stylizer(captured.image)
+            self.readout.add(time.monotonic() - captured.time)
+            if args.output:
+                self._record(styled, captured.time, capture.source.fps)
+            if args.show:
+                if not self._show(styled, self.readout.line(capture.dropped)):
+                    return
+            elif self.readout.due():
+                print(self.readout.line(capture.dropped), flush=True)
+            if end is not None and time.monotonic() >= end:
+                return
+
+    def _record(self, frame: np.ndarray, captured: float, fps: float | None) -> None:
+        if self.recorder is None:
+            self._origin = captured
+            rate = Fraction(fps).limit_denominator(1001) if fps else None
+            self.recorder = open_writer(self.args.output, width=frame.shape[1], height=frame.shape[0],
+                                        time_base=_RECORD_TIME_BASE, frame_rate=rate, source=self.args.camera)
+        pts = round((captured - self._origin) / _RECORD_TIME_BASE)
+        self.recorder.write(Frame(image=frame, pts=pts, time_base=_RECORD_TIME_BASE))
+
+    def _show(self, frame: np.ndarray, readout: str) -> bool:
+        """Show a frame with the readout and handle a key; False when the user quits."""
+        picture = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
+        text = f"{readout}  {self.stylizer.model.name} {self.stylizer.strength:.1f}"
+        cv2.putText(picture, text, (8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
+        cv2.imshow(_WINDOW, picture)
+        key = chr(cv2.waitKey(1) & 0xFF)
+        if key in "+-":
+            self.stylizer.strength = min(1.0, max(0.0, self.stylizer.strength + (0.1 if key == "+" else -0.1)))
+        elif key in "np" and (names := [style.name for style in bundled_styles()]):
+            step = 1 if key == "n" else -1
+            here = names.index(self.stylizer.model.name) if self.stylizer.model.name in names else -step
+            self.args.style, strength = names[(here + step) % len(names)], self.stylizer.strength
+            self.stylizer = make_stylizer(self.args)
+            self.stylizer.strength = strength
+        return key != "q"
+
+
+def _open_window() -> None:
+    try:
+        cv2.namedWindow(_WINDOW)
+    except cv2.error:
+        raise OutputError("--show needs OpenCV with a GUI (install opencv-python instead of opencv-python-headless) "
+                          "and a desktop; without --show the readout is printed") from None

@@ -1,0 +1,2 @@
+"""Video runtime: decoding (``reader``), encoding (``writer``), the threaded file pipeline (``pipeline``) and live
+capture (``camera``)."""
