@@ -52,8 +52,8 @@ class SeparableResidual(nn.Module):
 class UpBlock(nn.Module):
     """A 3x3 convolution, bilinear upsampling to the skip tensor's exact size, then the skip added.
 
-    Bilinear resizing followed by a convolution avoids the checkerboard texture of transposed convolutions
-    and the grid texture of nearest-neighbour upsampling (Odena et al., "Deconvolution and Checkerboard
+    Bilinear resizing (with the convolution on the smaller side, where it is cheaper) avoids the checkerboard
+    texture of transposed convolutions and the grid texture of nearest-neighbour upsampling (Odena et al., "Deconvolution and Checkerboard
     Artifacts", Distill 2016). Resizing to the skip's size, not by a fixed factor, is what makes odd input
     sizes work without padding to a multiple of 8.
     """
@@ -74,7 +74,7 @@ class FastStyleConfig:
     width: tuple[int, int, int] = (16, 32, 64)
     blocks: int = 5
     half_res_norm: bool = False
-    head: str = "shuffle"
+    head: str = "bilinear"
 
 
 class FastStyleNet(nn.Module):
@@ -89,13 +89,13 @@ class FastStyleNet(nn.Module):
         super().__init__()
         self.config = config
         c1, c2, c3 = config.width
-        self.enc1 = conv_norm_relu(3, c1, stride=2, norm=config.half_res_norm)
-        self.enc2 = conv_norm_relu(c1, c2, stride=2)
+        self.enc1 = conv_norm_relu(3, c1, stride=2, norm=config.half_res_norm, padding="reflect")
+        self.enc2 = conv_norm_relu(c1, c2, stride=2, padding="reflect")
         self.enc3 = conv_norm_relu(c2, c3, stride=2, padding="reflect")
         self.res = nn.Sequential(*[SeparableResidual(c3) for _ in range(config.blocks)])
         self.up2 = UpBlock(c3, c2)
         self.up1 = UpBlock(c2, c1, norm=config.half_res_norm)
-        self.head = nn.Conv2d(c1, 12 if config.head == "shuffle" else 3, 3, 1, 1)
+        self.head = nn.Conv2d(c1, 12 if config.head == "shuffle" else 3, 3, 1, 1, padding_mode="reflect")
         if config.head == "shuffle":
             _init_subpixel(self.head)
 
