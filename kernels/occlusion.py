@@ -1,0 +1,60 @@
+"""Where a warp by a flow field can be trusted: consistency masks in the manner of Sundaram et al. (ECCV 2010) and
+Ruder et al. (GCPR 2016), plus a photometric check of the warped input.
+
+Masks live on the grid of the flow that does the warping (the frame the warp is onto). The default thresholds are
+those of Lai et al. (ECCV 2018), for flows in full-resolution pixels.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .warp import inside_frame, warp
+
+
+def _squared_norm(flow: np.ndarray) -> np.ndarray:
+    return flow[..., 0] * flow[..., 0] + flow[..., 1] * flow[..., 1]
+
+
+def forward_backward_inconsistent(flow: np.ndarray, reverse: np.ndarray, relative: float = 0.01,
+                                  absolute: float = 0.5) -> np.ndarray:
+    """(h, w) bool: True where going by ``flow`` and back by ``reverse`` does not return to the start (occlusions).
+
+    With r(x) = reverse(x + flow(x)) (bilinear): |r + flow|² > relative·(|r|² + |flow|²) + absolute.
+    """
+    returned = warp(reverse, flow)
+    error = _squared_norm(returned + flow)
+    return error > relative * (_squared_norm(returned) + _squared_norm(flow)) + absolute
+
+
+def motion_boundaries(flow: np.ndarray, relative: float = 0.01, absolute: float = 0.002) -> np.ndarray:
+    """(h, w) bool: True where the flow changes sharply: |∇u|² + |∇v|² > relative·|flow|² + absolute, with
+    forward differences of flow = (u, v) (zero on the last row and column)."""
+    gradient = np.zeros(flow.shape[:2], np.float32)
+    dx = flow[:, 1:] - flow[:, :-1]
+    dy = flow[1:] - flow[:-1]
+    gradient[:, :-1] += _squared_norm(dx)
+    gradient[:-1] += _squared_norm(dy)
+    return gradient > relative * _squared_norm(flow) + absolute
+
+
+def reliable_mask(flow: np.ndarray, reverse: np.ndarray | None = None, *,
+                  consistency: tuple[float, float] = (0.01, 0.5),
+                  boundary: tuple[float, float] = (0.01, 0.002)) -> np.ndarray:
+    """(h, w) bool: True where a warp by ``flow`` is trusted: its source is inside the frame, it is not on a motion
+    boundary, and (if ``reverse`` is given) it passes the forward-backward check.
+
+    ``consistency`` and ``boundary`` are the (relative, absolute) thresholds of the two checks above.
+    """
+    mask = inside_frame(flow) & ~motion_boundaries(flow, *boundary)
+    if reverse is not None:
+        mask &= ~forward_backward_inconsistent(flow, reverse, *consistency)
+    return mask
+
+
+def photometric_confidence(warped: np.ndarray, target: np.ndarray, low: float, high: float) -> np.ndarray:
+    """(h, w) float32 in [0, 1] from the absolute difference of a warped grey uint8 image and the one it should
+    match: 1 up to ``low`` grey levels, falling linearly to 0 at ``high`` and beyond."""
+    error = cv2.absdiff(warped, target).astype(np.float32)
+    return np.clip((high - error) * (1.0 / (high - low)), 0.0, 1.0)

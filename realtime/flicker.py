@@ -1,0 +1,132 @@
+"""The warping error of Lai et al. (ECCV 2018), "Learning Blind Video Temporal Consistency": how much a stylized
+video changes from frame to frame beyond what the motion of its input explains.
+
+For each pair of frames (t, t+1), optical flow is estimated on the input frames (OpenCV DIS, preset MEDIUM, grey):
+forward w_f (t to t+1) and backward w_b (t+1 to t). The stylized frame O_{t+1} is warped back onto t with w_f
+(bilinear), and E(t) = Σ M·‖O_t − W(O_{t+1})‖² / Σ M, with frames as RGB floats in [0, 1], the squared norm taken
+over the three channels and Σ M over pixels. M is 0 where pixel x of frame t is occluded,
+|ŵ_b(x) + w_f(x)|² > 0.01 (|ŵ_b(x)|² + |w_f(x)|²) + 0.5 with ŵ_b(x) = w_b(x + w_f(x)), on a motion boundary,
+|∇u|² + |∇v|² > 0.01 |w_f|² + 0.002 (forward differences of w_f = (u, v)), or where x + w_f(x) leaves the frame;
+M is 1 elsewhere. The warping error is the mean of E(t) over the pairs; the same number for the input video itself
+is the floor a perfectly stable stylization would reach.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+from .errors import InputError
+from .kernels.flow import MEDIUM, MIN_FLOW_SIDE, create_dis, dense_flow, grey
+from .kernels.occlusion import reliable_mask
+from .kernels.warp import warp
+
+
+@dataclass(frozen=True)
+class FlickerReport:
+    """Mean warping errors of a stylized video and of its input (the floor), over ``pairs`` frame pairs."""
+
+    output_error: float
+    input_error: float
+    pairs: int
+
+
+def warping_error(input_frames: Iterable[np.ndarray], output_frames: Iterable[np.ndarray]) -> FlickerReport:
+    """The warping error of ``output_frames`` (the stylized video) given ``input_frames`` (the video it was made
+    from), and that of the input itself: (H, W, 3) uint8 RGB frames, as many of one size in each.
+
+    Frames are consumed one at a time, so generators of long videos are fine. A pair whose mask is empty (no pixel
+    can be compared) is left out of the mean.
+    """
+    dis = create_dis(MEDIUM)
+    output_total = input_total = 0.0
+    pairs = frames = 0
+    previous: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    for frame, output in _pairs_of_frames(input_frames, output_frames):
+        frames += 1
+        if previous is not None and frame.shape != previous[0].shape:
+            raise InputError(f"frame {frames} is {_size(frame)}, earlier frames are {_size(previous[0])}")
+        current = (frame, output, grey(frame))
+        if previous is not None:
+            forward = dense_flow(dis, previous[2], current[2])
+            backward = dense_flow(dis, current[2], previous[2])
+            mask = reliable_mask(forward, backward).view(np.uint8)
+            if mask.any():
+                output_total += _pair_error(previous[1], output, forward, mask)
+                input_total += _pair_error(previous[0], frame, forward, mask)
+                pairs += 1
+        previous = current
+    if frames < 2:
+        raise InputError(f"the warping error needs at least 2 frames, got {frames}")
+    if pairs == 0:
+        raise InputError("no frame pair has a pixel whose motion can be trusted")
+    return FlickerReport(output_total / pairs, input_total / pairs, pairs)
+
+
+def _pair_error(first: np.ndarray, second: np.ndarray, forward: np.ndarray, mask: np.ndarray) -> float:
+    """E(t) for uint8 frames t and t+1, the forward flow from t to t+1, and the (uint8 0/1) mask M of frame t."""
+    first_float = first.astype(np.float32) * np.float32(1 / 255)
+    warped = warp(second.astype(np.float32) * np.float32(1 / 255), forward)
+    return cv2.norm(first_float, warped, cv2.NORM_L2SQR, mask=mask) / cv2.countNonZero(mask)
+
+
+def _pairs_of_frames(input_frames: Iterable[np.ndarray], output_frames: Iterable[np.ndarray]
+                     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The two videos' frames side by side, checked to be RGB uint8 frames of one size and equal in number."""
+    inputs, outputs = iter(input_frames), iter(output_frames)
+    count = 0
+    for frame in inputs:
+        output = next(outputs, None)
+        if output is None:
+            raise InputError(f"the videos have different frame counts: {count + 1 + _count(inputs)} input frames, "
+                             f"{count} stylized frames")
+        count += 1
+        for name, image in (("input", frame), ("stylized", output)):
+            if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+                raise InputError(f"{name} frame {count} is not (H, W, 3) uint8 RGB: {image.dtype} {image.shape}")
+        if frame.shape != output.shape:
+            raise InputError(f"frame sizes differ: input {_size(frame)}, stylized {_size(output)}")
+        if min(frame.shape[:2]) < MIN_FLOW_SIDE:
+            raise InputError(f"frames of {_size(frame)} are too small for optical flow (at least {MIN_FLOW_SIDE} "
+                             "pixels a side)")
+        yield frame, output
+    rest = _count(outputs)
+    if rest:
+        raise InputError(f"the videos have different frame counts: {count} input frames, {count + rest} stylized "
+                         "frames")
+
+
+def _count(frames: Iterator[np.ndarray]) -> int:
+    return sum(1 for _ in frames)
+
+
+def _size(frame: np.ndarray) -> str:
+    return f"{frame.shape[1]}x{frame.shape[0]}"
+
+
+def read_video(path: Path) -> Iterator[np.ndarray]:
+    """The frames of a video file's first video stream, decoded with PyAV as (H, W, 3) uint8 RGB."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    try:
+        container = av.open(str(path))
+    except av.error.FFmpegError as error:
+        raise InputError(f"{path}: not a video PyAV can read ({error})") from error
+    if not container.streams.video:
+        container.close()
+        raise InputError(f"{path}: no video stream")
+    return _decode(container, path)
+
+
+def _decode(container: av.container.InputContainer, path: Path) -> Iterator[np.ndarray]:
+    with container:
+        try:
+            for frame in container.decode(video=0):
+                yield frame.to_ndarray(format="rgb24")
+        except av.error.FFmpegError as error:
+            raise InputError(f"{path}: cannot decode ({error})") from error
