@@ -40,8 +40,9 @@ def test_fp16_model_agrees_with_fp32(style) -> None:
     import onnxruntime as ort
 
     frame = np.random.default_rng(0).integers(0, 256, size=(1, 45, 61, 3), dtype=np.uint8)
-    outputs = [ort.InferenceSession(source.read_bytes(), providers=["CPUExecutionProvider"]).run(None, {"frame": frame})[0]
-               for source in (style.fp32, style.fp16)]
+    cpu = ["CPUExecutionProvider"]
+    sessions = [ort.InferenceSession(s.read_bytes(), providers=cpu) for s in (style.fp32, style.fp16)]
+    outputs = [session.run(None, {"frame": frame})[0] for session in sessions]
     assert np.abs(outputs[0].astype(int) - outputs[1]).mean() < 2.0
 
 

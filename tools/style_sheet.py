@@ -38,7 +38,8 @@ def main() -> int:
     rows = []
     for path in args.photos:
         photo = resize_long_side(read_rgb(path), args.side)
-        tiles = [label(photo, path.stem)] + [label(engine(photo), style.name) for style, engine in zip(styles, engines)]
+        stylized = [label(engine(photo), style.name) for style, engine in zip(styles, engines, strict=True)]
+        tiles = [label(photo, path.stem), *stylized]
         width = round(photo.shape[1] * args.height / photo.shape[0])
         rows.append(np.hstack([cv2.resize(t, (width, args.height), interpolation=cv2.INTER_AREA) for t in tiles]))
     widest = max(row.shape[1] for row in rows)

@@ -53,9 +53,9 @@ class UpBlock(nn.Module):
     """A 3x3 convolution, bilinear upsampling to the skip tensor's exact size, then the skip added.
 
     Bilinear resizing (with the convolution on the smaller side, where it is cheaper) avoids the checkerboard
-    texture of transposed convolutions and the grid texture of nearest-neighbour upsampling (Odena et al., "Deconvolution and Checkerboard
-    Artifacts", Distill 2016). Resizing to the skip's size, not by a fixed factor, is what makes odd input
-    sizes work without padding to a multiple of 8.
+    texture of transposed convolutions and the grid texture of nearest-neighbour upsampling (Odena et al.,
+    "Deconvolution and Checkerboard Artifacts", Distill 2016). Resizing to the skip's size, not by a fixed
+    factor, is what makes odd input sizes work without padding to a multiple of 8.
     """
 
     def __init__(self, cin: int, cout: int, norm: bool = True) -> None:
