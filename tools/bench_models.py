@@ -40,7 +40,7 @@ def main() -> int:
         rows.append({"size": f"{width}x{height}", "ours_fps": 1 / t_ours, "reference_fps": 1 / t_ref,
                      "ours_ms": t_ours * 1e3, "reference_ms": t_ref * 1e3, "speedup": t_ref / t_ours})
     macs = {"ours": style.card.get("architecture", {}).get("mac_per_pixel"),
-            "reference": round(count_macs_per_pixel(JohnsonNet(), 64, 64))}
+            "reference": round(count_macs_per_pixel(JohnsonNet()))}
     if args.json:
         print(json.dumps({"style": style.name, "mac_per_pixel": macs, "rows": rows}, indent=2))
         return 0
