@@ -1,0 +1,47 @@
+"""The built wheel installs one import root, carries the bundled models, and its CLI runs from it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out), str(ROOT)],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.fail(f"pip wheel failed: {result.stderr[-2000:]}")
+    (path,) = out.glob("framestyle-*.whl")
+    return path
+
+
+def test_wheel_holds_only_the_framestyle_root_and_the_models(wheel: Path) -> None:
+    names = zipfile.ZipFile(wheel).namelist()
+    roots = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
+    assert roots == {"framestyle"}
+    assert "framestyle/models/starry_night.onnx" in names
+    assert any(name.startswith("framestyle/kernels/") for name in names)
+
+
+def test_cli_runs_from_the_installed_wheel(wheel: Path, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", "--target", str(site), str(wheel)],
+                   check=True)
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    result = subprocess.run([sys.executable, "-m", "framestyle", "styles", "--json"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, check=True)
+    assert "starry_night" in result.stdout
+    code = ("import sys, framestyle; from framestyle.cli import build_parser; build_parser(); "
+            "from framestyle.stylizer import Stylizer; print(framestyle.__file__, 'torch' in sys.modules)")
+    check = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+    location, torch_loaded = check.stdout.split()
+    assert location.startswith(str(site)) and torch_loaded == "False"
