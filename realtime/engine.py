@@ -1,5 +1,5 @@
 """ONNX Runtime sessions for style models: execution-provider choice with a verified fallback, fp16 models on
-GPUs, IO binding, and CPU threading suited to a pipeline that decodes and encodes at the same time."""
+GPUs, and CPU threading suited to a pipeline that decodes and encodes at the same time."""
 
 from __future__ import annotations
 
