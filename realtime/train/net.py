@@ -73,8 +73,6 @@ class FastStyleConfig:
 
     width: tuple[int, int, int] = (16, 32, 64)
     blocks: int = 5
-    half_res_norm: bool = False
-    head: str = "bilinear"
 
 
 class FastStyleNet(nn.Module):
@@ -89,15 +87,13 @@ class FastStyleNet(nn.Module):
         super().__init__()
         self.config = config
         c1, c2, c3 = config.width
-        self.enc1 = conv_norm_relu(3, c1, stride=2, norm=config.half_res_norm, padding="reflect")
+        self.enc1 = conv_norm_relu(3, c1, stride=2, norm=False, padding="reflect")
         self.enc2 = conv_norm_relu(c1, c2, stride=2, padding="reflect")
         self.enc3 = conv_norm_relu(c2, c3, stride=2, padding="reflect")
         self.res = nn.Sequential(*[SeparableResidual(c3) for _ in range(config.blocks)])
         self.up2 = UpBlock(c3, c2)
-        self.up1 = UpBlock(c2, c1, norm=config.half_res_norm)
-        self.head = nn.Conv2d(c1, 12 if config.head == "shuffle" else 3, 3, 1, 1, padding_mode="reflect")
-        if config.head == "shuffle":
-            _init_subpixel(self.head)
+        self.up1 = UpBlock(c2, c1, norm=False)
+        self.head = nn.Conv2d(c1, 3, 3, 1, 1, padding_mode="reflect")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         padded = F.pad(x, (BORDER,) * 4, mode="reflect")
@@ -105,22 +101,9 @@ class FastStyleNet(nn.Module):
         e2 = self.enc2(e1)
         y = self.res(self.enc3(e2))
         y = self.head(self.up1(self.up2(y, e2), e1))
-        if self.config.head == "shuffle":
-            y = F.pixel_shuffle(y, 2)
-        else:
-            y = F.interpolate(y, size=padded.shape[-2:], mode="bilinear", align_corners=False)
+        y = F.interpolate(y, size=padded.shape[-2:], mode="bilinear", align_corners=False)
         h, w = x.shape[-2:]
         return torch.sigmoid(y[:, :, BORDER : BORDER + h, BORDER : BORDER + w])
-
-
-def _init_subpixel(conv: nn.Conv2d) -> None:
-    """ICNR initialisation (Aitken et al. 2017): the four sub-pixel filters of each colour start equal, so
-    the pixel shuffle starts as a smooth upsampling and training does not begin with a 2x2 grid texture."""
-    with torch.no_grad():
-        base = torch.empty(conv.out_channels // 4, *conv.weight.shape[1:])
-        nn.init.kaiming_normal_(base)
-        conv.weight.copy_(base.repeat_interleave(4, dim=0) * 0.1)
-        conv.bias.zero_()
 
 
 class JohnsonNet(nn.Module):
