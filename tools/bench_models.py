@@ -14,13 +14,9 @@ import sys
 import numpy as np
 
 from framestyle.catalog import resolve_style
+from framestyle.cli.bench import parse_size
 from framestyle.train.export import time_onnx, to_onnx_bytes
 from framestyle.train.net import JohnsonNet, count_macs_per_pixel
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    width, height = (int(v) for v in text.lower().split("x"))
-    return width, height
 
 
 def main() -> int:

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from framestyle.cli.bench import parse_size
 from framestyle.serve.client import Client, Result
 from framestyle.serve.protocol import HEADER, Hello, PixelFormat, encode_hello
 from framestyle.serve.wire import recv_bytes, recv_into
@@ -349,11 +350,6 @@ def fuzz(args: argparse.Namespace) -> int:
             print(f"{counts['examples']} malformed or truncated sessions in {time.perf_counter() - started:.0f} s; "
                   f"slowest closed after {counts['slowest'] * 1000:.0f} ms; server alive and serving: {alive}")
     return 0 if alive else 1
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    width, height = text.lower().split("x")
-    return int(width), int(height)
 
 
 def main() -> int:

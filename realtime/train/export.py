@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -113,9 +112,3 @@ def time_onnx(model_bytes: bytes, height: int, width: int, runs: int = 10, threa
         times.append(time.perf_counter() - start)
     return float(np.median(times))
 
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path`` and rename it into place."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
