@@ -70,3 +70,20 @@ def test_a_broken_model_file_is_a_model_error(tmp_path: Path) -> None:
 def test_an_unknown_style_name_lists_the_bundled_ones() -> None:
     with pytest.raises(ModelError, match="unknown style 'no_such_style'"):
         resolve_style("no_such_style")
+
+
+def test_io_binding_is_off_on_the_cpu_unless_asked_for(invert) -> None:
+    assert not StyleEngine(invert, EngineOptions(device="cpu")).io_binding
+    assert StyleEngine(invert, EngineOptions(device="cpu", io_binding=True)).io_binding
+
+
+def test_io_binding_gives_the_plain_results_across_size_changes_and_leaves_inputs_alone(invert) -> None:
+    plain = StyleEngine(invert, EngineOptions(device="cpu"))
+    bound = StyleEngine(invert, EngineOptions(device="cpu", io_binding=True))
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for h, w in [(20, 30), (20, 30), (33, 17), (20, 30)]]
+    copies = [frame.copy() for frame in frames]
+    outputs = [bound(frame) for frame in frames]
+    for frame, copy, output in zip(frames, copies, outputs, strict=True):
+        np.testing.assert_array_equal(frame, copy)  # the device buffer is the engine's own, not the caller's array
+        np.testing.assert_array_equal(output, plain(frame))  # earlier outputs are not overwritten by later runs
