@@ -6,20 +6,24 @@ import cv2
 import numpy as np
 
 
-def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    """``image`` (h, w) or (h, w, c), sampled bilinearly at ``x + flow(x)`` for each pixel x of ``flow``'s grid
-    (``flow``: (h, w, 2) float32, in pixels).
+def warp(image: np.ndarray, flow: np.ndarray, *, cubic: bool = False) -> np.ndarray:
+    """``image`` (h, w) or (h, w, c), sampled at ``x + flow(x)`` for each pixel x of ``flow``'s grid (``flow``:
+    (h, w, 2) float32, in pixels), bilinearly or, with ``cubic``, bicubically (sharper: a history that is warped
+    again every frame keeps its texture; about 4x the time).
 
     Sources outside the image take the nearest edge pixel (see :func:`inside_frame` to mask them out).
     """
-    if image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3:
-        # remap has vector code for 4 uint8 channels, not 3: the same result, about 30% faster with the conversions.
-        return cv2.cvtColor(_remap(cv2.cvtColor(image, cv2.COLOR_RGB2RGBA), flow), cv2.COLOR_RGBA2RGB)
-    return _remap(image, flow)
+    interpolation = cv2.INTER_CUBIC if cubic else cv2.INTER_LINEAR
+    if not cubic and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3:
+        # Bilinear remap has vector code for 4 uint8 channels, not 3: the same result, about 30% faster with the
+        # conversions (bicubic is faster without them).
+        rgba = _remap(cv2.cvtColor(image, cv2.COLOR_RGB2RGBA), flow, interpolation)
+        return cv2.cvtColor(rgba, cv2.COLOR_RGBA2RGB)
+    return _remap(image, flow, interpolation)
 
 
-def _remap(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    return cv2.remap(image, flow, None, cv2.INTER_LINEAR | cv2.WARP_RELATIVE_MAP, borderMode=cv2.BORDER_REPLICATE)
+def _remap(image: np.ndarray, flow: np.ndarray, interpolation: int) -> np.ndarray:
+    return cv2.remap(image, flow, None, interpolation | cv2.WARP_RELATIVE_MAP, borderMode=cv2.BORDER_REPLICATE)
 
 
 def inside_frame(flow: np.ndarray) -> np.ndarray:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from .catalog import StyleModel, resolve_style
@@ -43,6 +45,7 @@ class Stylizer:
         self.preserve_color = preserve_color
         self.max_side = max_side
         self.temporal = TemporalFilter(temporal)
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="framestyle-temporal")
 
     def stylize_only(self, frame: np.ndarray) -> np.ndarray:
         """The network's output at the frame's size (after ``max_side`` and guided upsampling), before strength
@@ -59,11 +62,20 @@ class Stylizer:
         ``motion`` (optional, (H, W, 2) float32 pixels): for each pixel of this frame, its displacement to where
         it was in the previous frame, as a game engine's motion vectors give it; it replaces optical flow.
         """
-        stylized = self.temporal(frame, self.stylize_only(frame), motion)
+        check_frame(frame)
+        if self.temporal.weight == 0.0:
+            stylized = self.stylize_only(frame)
+        else:
+            # The smoothing's motion estimation and history warp run on a second thread while the network runs.
+            prepared = self._worker.submit(self.temporal.prepare, frame, motion)
+            try:
+                stylized = self.stylize_only(frame)
+            finally:
+                history = prepared.result()
+            stylized = self.temporal.finish(history, stylized)
         if self.preserve_color:
             stylized = preserve_color(frame, stylized)
         return blend_strength(frame, stylized, self.strength)
-
 
     def reset(self) -> None:
         """Forget the temporal history (call it between unrelated clips or at a camera cut)."""

@@ -10,6 +10,8 @@ grey frames downscaled to ``flow_side`` pixels; only the warp and the blend run 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -34,6 +36,16 @@ _CUT_FLOOR = 10.0
 _CUT_RATIO = 3.0
 _CUT_MEMORY = 0.5
 _ERODE = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
+
+
+@dataclass(frozen=True)
+class PreparedFrame:
+    """What :meth:`TemporalFilter.prepare` computed for one frame: its shape, and, unless the frame starts afresh
+    (first frame, cut, size change, filter off), the previous output warped onto it and the (h, w) confidence."""
+
+    shape: tuple[int, ...]
+    history: np.ndarray | None = None
+    confidence: np.ndarray | None = None
 
 
 class TemporalFilter:
@@ -62,7 +74,7 @@ class TemporalFilter:
         self._typical_error: float | None = None
 
     def __call__(self, frame: np.ndarray, stylized: np.ndarray, motion: np.ndarray | None = None) -> np.ndarray:
-        """The smoothed output for one frame.
+        """The smoothed output for one frame: ``finish(prepare(frame, motion), stylized)``.
 
         Args:
             frame: the current input frame, (H, W, 3) uint8 RGB.
@@ -77,16 +89,22 @@ class TemporalFilter:
             ``weight`` is 0, and for frames under ``MIN_FLOW_SIDE`` (16) pixels on a side. The filter keeps the
             returned frame as its history: do not modify it in place.
         """
-        _check(frame, stylized, motion)
+        return self.finish(self.prepare(frame, motion), stylized)
+
+    def prepare(self, frame: np.ndarray, motion: np.ndarray | None = None) -> PreparedFrame:
+        """The part of the smoothing that does not need the frame's stylization (motion, confidence, the previous
+        output warped onto this frame), so it can run while the network runs. Pass the result to :meth:`finish`
+        before preparing the next frame."""
+        _check(frame, motion)
         height, width = frame.shape[:2]
         if self.weight == 0.0 or min(height, width) < MIN_FLOW_SIDE:
-            return stylized
+            return PreparedFrame(frame.shape)
         size = flow_size(height, width, self.flow_side)
         current_grey = grey(frame, size)
         previous_grey, previous = self._grey, self._output
-        self._grey, self._output = current_grey, stylized
-        if previous is None or previous.shape != stylized.shape:
-            return stylized
+        self._grey = current_grey
+        if previous is None or previous_grey is None or previous.shape != frame.shape:
+            return PreparedFrame(frame.shape)
         if motion is None:
             flow = dense_flow(self._dis, current_grey, previous_grey)
             reverse = dense_flow(self._dis, previous_grey, current_grey)
@@ -94,12 +112,24 @@ class TemporalFilter:
             flow, reverse = resize_flow(motion, size), None
         warped_grey = warp(previous_grey, flow)
         if self._is_cut(warped_grey, current_grey):
-            return stylized
+            return PreparedFrame(frame.shape)
         confidence = photometric_confidence(warped_grey, current_grey, *_PHOTOMETRIC)
         confidence *= reliable_mask(flow, reverse, consistency=_CONSISTENCY, boundary=_BOUNDARY)
         confidence = cv2.erode(confidence, _ERODE)  # a margin, so the upscaled mask is 0 over every untrusted pixel
         full_flow = motion if motion is not None else resize_flow(flow, (width, height))
-        self._output = temporal_blend(stylized, warp(previous, full_flow), confidence, self.weight)
+        # Bicubic: the history is warped again every frame, and bilinear resampling would blur its texture away.
+        return PreparedFrame(frame.shape, warp(previous, full_flow, cubic=True), confidence)
+
+    def finish(self, prepared: PreparedFrame, stylized: np.ndarray) -> np.ndarray:
+        """The smoothed output: the prepared history blended into ``stylized`` (the network's output for the frame
+        given to :meth:`prepare`). The result becomes the history of the next frame: do not modify it in place."""
+        if stylized.shape != prepared.shape or stylized.dtype != np.uint8:
+            raise InputError(f"the stylized frame is {stylized.dtype} {stylized.shape}, the input frame "
+                             f"{prepared.shape}")
+        if self.weight == 0.0:
+            return stylized
+        self._output = stylized if prepared.history is None else temporal_blend(
+            stylized, prepared.history, prepared.confidence, self.weight)
         return self._output
 
     def _is_cut(self, warped_grey: np.ndarray, current_grey: np.ndarray) -> bool:
@@ -110,11 +140,9 @@ class TemporalFilter:
         return error > _CUT_FLOOR and (typical is None or error > _CUT_RATIO * typical)
 
 
-def _check(frame: np.ndarray, stylized: np.ndarray, motion: np.ndarray | None) -> None:
+def _check(frame: np.ndarray, motion: np.ndarray | None) -> None:
     if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
         raise InputError(f"expected an (H, W, 3) uint8 RGB frame, got {frame.dtype} {frame.shape}")
-    if stylized.shape != frame.shape or stylized.dtype != np.uint8:
-        raise InputError(f"the stylized frame is {stylized.dtype} {stylized.shape}, the input frame {frame.shape}")
     if motion is not None and (motion.shape != (*frame.shape[:2], 2) or motion.dtype != np.float32):
         raise InputError(f"motion vectors must be (H, W, 2) float32 for a frame of {frame.shape[:2]}, got "
                          f"{motion.dtype} {motion.shape}")

@@ -93,3 +93,16 @@ def test_photometric_confidence_ramps_between_its_thresholds() -> None:
     target = np.full((1, 4), 100, np.uint8)
     warped = np.array([[100, 110, 115, 130]], np.uint8)
     np.testing.assert_allclose(photometric_confidence(warped, target, 10, 20), [[1.0, 1.0, 0.5, 0.0]])
+
+
+def test_cubic_warping_keeps_texture_that_repeated_bilinear_warping_blurs() -> None:
+    rng = np.random.default_rng(0)
+    texture = rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)
+    there, back = constant_flow(40, 40, 0.5, 0.0), constant_flow(40, 40, -0.5, 0.0)
+    linear, cubic = texture, texture
+    for _ in range(5):
+        linear = warp(warp(linear, there), back)
+        cubic = warp(warp(cubic, there, cubic=True), back, cubic=True)
+    inner = (slice(5, -5), slice(5, -5))
+    assert cubic[inner].std() > 1.3 * linear[inner].std()
+    np.testing.assert_allclose(warp(texture, constant_flow(40, 40, 1.0, 0.0), cubic=True)[:, :-1], texture[:, 1:])

@@ -144,3 +144,18 @@ def test_motion_vectors_replace_optical_flow(monkeypatch: pytest.MonkeyPatch) ->
         return float(np.mean([cv2.absdiff(out, styled).mean() for out, styled in zip(video, stylized, strict=True)]))
 
     assert departure(wrong) < 0.3 * departure(smoothed)
+
+
+def test_the_stylizer_smooths_on_its_worker_thread_exactly_as_the_filter_does(tmp_path) -> None:
+    from framestyle.catalog import resolve_style
+    from framestyle.stylizer import Stylizer
+
+    from .tiny_models import write_invert_model
+
+    frames = pan(seed=3, frames=6, step=2)
+    stylizer = Stylizer(resolve_style(str(write_invert_model(tmp_path / "invert.onnx"))), temporal=0.7)
+    expected = smooth(frames, [stylizer.stylize_only(f) for f in frames], TemporalFilter(0.7))
+    for frame, wanted in zip(frames, expected, strict=True):
+        np.testing.assert_array_equal(stylizer(frame), wanted)
+    with pytest.raises(InputError):
+        stylizer(frames[0][:, :, :2])

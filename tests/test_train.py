@@ -61,6 +61,13 @@ def test_tiny_training_run_exports_models_and_a_complete_card(kit: dict[str, Pat
     assert (kit["root"] / "tiny.ckpt").exists()
 
 
+def test_network_width_and_blocks_reach_the_card(kit: dict[str, Path]) -> None:
+    assert _train(kit, "--steps", "1", "--width", "8", "16", "24", "--blocks", "2") == 0
+    card = json.loads((kit["root"] / "tiny.json").read_text())
+    assert card["architecture"]["options"] == {"width": [8, 16, 24], "blocks": 2}
+    assert card["training"]["width"] == [8, 16, 24] and card["training"]["blocks"] == 2
+
+
 def test_resume_continues_from_the_checkpoint(kit: dict[str, Path]) -> None:
     assert _train(kit, "--steps", "2") == 0
     assert _train(kit, "--steps", "4", "--resume") == 0

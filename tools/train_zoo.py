@@ -31,6 +31,10 @@ def recipe_arguments(recipe: dict, data: Path, vgg: Path, out: Path, max_minutes
                 "credit", "licence", "arch"):
         if key in recipe:
             args += [f"--{key.replace('_', '-')}", str(recipe[key])]
+    if "width" in recipe:
+        args += ["--width", *map(str, recipe["width"])]
+    if "blocks" in recipe:
+        args += ["--blocks", str(recipe["blocks"])]
     if max_minutes:
         args += ["--max-minutes", str(max_minutes)]
     return args

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 import cv2
@@ -54,19 +54,22 @@ def panning_frames(width: int, height: int, count: int, seed: int = 0) -> list[n
     return [np.ascontiguousarray(scene[:, 2 * (count - i) : 2 * (count - i) + width]) for i in range(count)]
 
 
-def time_frames(step: Callable[[np.ndarray], object], frames: list[np.ndarray], warmup: int = 3) -> Timing:
-    """Run ``step`` on each frame (after ``warmup`` untimed ones) and summarise the per-frame times."""
-    for frame in frames[:warmup]:
-        step(frame)
-    times = []
-    start = time.perf_counter()
-    for frame in frames[warmup:]:
-        t0 = time.perf_counter()
-        step(frame)
-        times.append(time.perf_counter() - t0)
-    total = time.perf_counter() - start
-    ms = np.array(times) * 1e3
-    return Timing(len(times) / total, float(np.percentile(ms, 50)), float(np.percentile(ms, 95)))
+def time_frames(steps: Sequence[Callable[[np.ndarray], object]], frames: list[np.ndarray],
+                warmup: int = 3) -> list[Timing]:
+    """Run each of ``steps`` on each frame, the steps taking turns frame by frame so that a change in the machine's
+    speed during the run affects them alike, and summarise each step's per-frame times (after ``warmup`` frames)."""
+    times: list[list[float]] = [[] for _ in steps]
+    for index, frame in enumerate(frames):
+        for step, spent in zip(steps, times, strict=True):
+            start = time.perf_counter()
+            step(frame)
+            if index >= warmup:
+                spent.append(time.perf_counter() - start)
+    timings = []
+    for spent in times:
+        ms = np.array(spent) * 1e3
+        timings.append(Timing(len(spent) / sum(spent), float(np.percentile(ms, 50)), float(np.percentile(ms, 95))))
+    return timings
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -89,9 +92,8 @@ def run(args: argparse.Namespace) -> int:
     rows = []
     for width, height in args.size:
         frames = panning_frames(width, height, args.frames + 3)
-        network = time_frames(plain.engine, frames)
         smooth.reset()
-        pipeline = time_frames(smooth, frames)
+        network, pipeline = time_frames([plain.engine, smooth], frames)
         added = (pipeline.p50_ms - network.p50_ms) / network.p50_ms
         rows.append({"size": f"{width}x{height}", "network": asdict(network), "pipeline": asdict(pipeline),
                      "smoothing_added_share": added})

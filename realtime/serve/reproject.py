@@ -11,7 +11,7 @@ from framestyle.errors import InputError
 from framestyle.kernels.flow import grey
 from framestyle.kernels.occlusion import photometric_confidence
 from framestyle.kernels.temporal_blend import temporal_blend
-from framestyle.kernels.warp import inside_frame, warp
+from framestyle.kernels.warp import warp
 from framestyle.temporal import DEFAULT_TEMPORAL
 
 #: Largest relative difference between the current depth and the reprojected previous depth of a pixel still
@@ -19,6 +19,7 @@ from framestyle.temporal import DEFAULT_TEMPORAL
 DEFAULT_DEPTH_TOLERANCE = 0.1
 #: Grey-level error of the reprojected input up to which the history is fully trusted, and from which not at all.
 _PHOTOMETRIC = (6.0, 20.0)
+_FAR = float(np.finfo(np.float32).max)
 
 
 def compose_motion(newer: np.ndarray, older: np.ndarray) -> np.ndarray:
@@ -31,12 +32,13 @@ def depth_confidence(depth: np.ndarray, previous_depth: np.ndarray, motion: np.n
     """(H, W) float32, 1 where the surface at each pixel was visible where ``motion`` says it was in the previous
     frame: inside that frame, and at a depth within ``tolerance`` (relative) of its current depth. Depths are
     linear, +inf where there is no geometry (sky matches sky)."""
-    seen = cv2.remap(previous_depth, motion, None, cv2.INTER_NEAREST | cv2.WARP_RELATIVE_MAP,
-                     borderMode=cv2.BORDER_REPLICATE)
-    with np.errstate(invalid="ignore"):
-        agree = np.abs(seen - depth) <= tolerance * depth
-    agree |= np.isinf(depth) & np.isinf(seen)
-    return (agree & inside_frame(motion)).astype(np.float32)
+    # OpenCV passes only (this runs on every frame): +inf becomes the largest float, so sky matches sky and nothing
+    # else; sources outside the frame read -1, which matches no depth.
+    current = cv2.min(depth, _FAR)
+    seen = cv2.remap(cv2.min(previous_depth, _FAR), motion, None, cv2.INTER_NEAREST | cv2.WARP_RELATIVE_MAP,
+                     borderMode=cv2.BORDER_CONSTANT, borderValue=-1.0)
+    agree = cv2.compare(cv2.absdiff(seen, current), cv2.multiply(current, tolerance), cv2.CMP_LE)
+    return agree.astype(np.float32) * np.float32(1 / 255)
 
 
 class DepthReprojection:
@@ -74,5 +76,6 @@ class DepthReprojection:
             return stylized
         confidence = depth_confidence(depth, previous_depth, motion, self.tolerance)
         confidence *= photometric_confidence(warp(previous_grey, motion), current_grey, *_PHOTOMETRIC)
-        self._output = temporal_blend(stylized, warp(previous, motion), confidence, self.weight)
+        # Bicubic, as in TemporalFilter: bilinear resampling every frame would blur the history's texture away.
+        self._output = temporal_blend(stylized, warp(previous, motion, cubic=True), confidence, self.weight)
         return self._output

@@ -29,6 +29,9 @@ class TrainConfig:
     videos: list[Path] = field(default_factory=list)
     validation: list[Path] = field(default_factory=list)
     arch: str = "fast"
+    #: Widths at 1/2, 1/4 and 1/8 resolution and residual blocks of the "fast" network (ignored by "johnson").
+    width: tuple[int, int, int] = (16, 32, 64)
+    blocks: int = 5
     steps: int = 1000
     batch: int = 4
     crop: int = 192
@@ -106,7 +109,8 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> T
     from .evaluate import painting_grams
 
     grams = {k: v.to(device) for k, v in painting_grams(vgg, read_rgb(config.style)).items()}
-    net = build_network(config.arch).to(device)
+    options = {"width": tuple(config.width), "blocks": config.blocks} if config.arch == "fast" else {}
+    net = build_network(config.arch, **options).to(device)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
         optimizer, T_max=config.steps, eta_min=config.learning_rate / 20)
