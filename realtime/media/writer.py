@@ -103,11 +103,12 @@ class FrameWriter(ABC):
 
 def open_writer(path: str | Path, *, width: int, height: int, time_base: Fraction, frame_rate: Fraction | None = None,
                 audio_streams: Sequence[av.AudioStream] = (), source: str | Path | None = None,
-                crf: int | None = None, codec: str | None = None) -> FrameWriter:
+                crf: int | None = None, codec: str | None = None, encoder_threads: int = 0) -> FrameWriter:
     """A writer for ``path``: an image sequence when its name holds a ``%d`` pattern, else a video file.
 
     ``source`` is the input file, which the output may not be. Frames must be ``width`` x ``height`` with
     timestamps in ``time_base``; ``audio_streams`` are the input streams whose packets ``write_audio`` receives.
+    ``encoder_threads`` caps the video encoder's threads (0: the encoder's own choice, about 1.5 per core).
     """
     path = Path(path)
     if source is not None and _same_file(path, Path(source)):
@@ -117,7 +118,7 @@ def open_writer(path: str | Path, *, width: int, height: int, time_base: Fractio
             raise OutputError(f"{path}: --crf and --codec apply to video files, not to image sequences")
         return ImageSequenceWriter(path, width=width, height=height, audio_streams=len(audio_streams))
     return VideoWriter(path, width=width, height=height, time_base=time_base, frame_rate=frame_rate,
-                       audio_streams=audio_streams, crf=crf, codec=codec)
+                       audio_streams=audio_streams, crf=crf, codec=codec, encoder_threads=encoder_threads)
 
 
 def _same_file(path: Path, source: Path) -> bool:
@@ -139,7 +140,8 @@ class VideoWriter(FrameWriter):
     """Encodes frames and remuxes or re-encodes audio into a video file; see the module's notes for the choices."""
 
     def __init__(self, path: Path, *, width: int, height: int, time_base: Fraction, frame_rate: Fraction | None,
-                 audio_streams: Sequence[av.AudioStream], crf: int | None, codec: str | None) -> None:
+                 audio_streams: Sequence[av.AudioStream], crf: int | None, codec: str | None,
+                 encoder_threads: int = 0) -> None:
         super().__init__(path)
         spec = CONTAINERS.get(path.suffix.lower())
         if spec is None:
@@ -158,6 +160,8 @@ class VideoWriter(FrameWriter):
         try:
             self._container = av.open(tmp, "w", format=spec.format)
             self._video = self._add_video(codec or spec.video_codec, crf, time_base, frame_rate)
+            if encoder_threads:
+                self._video.codec_context.thread_count = encoder_threads
             self._audio = {stream.index: self._add_audio(stream, spec) for stream in audio_streams}
         except BaseException:
             self.abort()
