@@ -97,12 +97,12 @@ def test_a_failed_run_leaves_nothing_under_the_output_name(tmp_path: Path, outpu
 
 @pytest.mark.parametrize("output_name", ["out.mp4", "out.webm"])
 def test_the_encoder_thread_cap_is_applied_and_the_video_still_complete(tmp_path: Path, output_name: str) -> None:
-    with open_writer(tmp_path / output_name, width=64, height=48, time_base=Fraction(1, 10),
+    with open_writer(tmp_path / output_name, width=64, height=48, time_base=Fraction(1, 10), frame_rate=Fraction(10),
                      encoder_threads=1) as writer:
         assert writer._video.codec_context.thread_count == 1
         for index in range(6):
             writer.write(Frame(np.full((48, 64, 3), 20 * index, np.uint8), index, Fraction(1, 10)))
-    assert len(probe(tmp_path / output_name)["frames"]) == 6
+    assert len(probe(tmp_path / output_name)["images"]) == 6
 
 
 def test_an_existing_output_is_replaced_only_when_the_new_one_is_complete(tmp_path: Path) -> None:
