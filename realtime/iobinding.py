@@ -6,6 +6,7 @@ code runs (device "cpu"), which is how the tests check it.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -15,27 +16,31 @@ DEVICE_TYPES = {"tensorrt": "cuda", "cuda": "cuda", "cpu": "cpu"}
 
 
 class BoundRunner:
-    """Runs a one-input, one-output session on (1, H, W, 3) uint8 frames with IO binding on ``device``."""
+    """Runs a one-input, one-output session on (1, H, W, 3) uint8 frames with IO binding on ``device``.
+
+    Safe to call from several threads at once (``stylize serve`` shares one session between its workers): each
+    thread has its own binding and input buffer.
+    """
 
     def __init__(self, session: Any, ort: Any, device: str, device_id: int = 0) -> None:
         self._session, self._ort = session, ort
         self._device_type, self._device_id = DEVICE_TYPES[device], device_id
         self._input = session.get_inputs()[0].name
         self._output = session.get_outputs()[0].name
-        self._binding = session.io_binding()
-        self._buffer: Any = None  # the device copy of the input, reused while frames keep their size
-        self._shape: tuple[int, ...] | None = None
+        self._local = threading.local()  # per thread: binding, input buffer on the device, its shape
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         """The model's output for ``batch``, a C-contiguous (1, H, W, 3) uint8 array, as a new host array."""
-        if batch.shape != self._shape:
+        local = self._local
+        if getattr(local, "shape", None) != batch.shape:
             # An ORT-owned buffer: on the CPU, ortvalue_from_numpy would wrap (and later overwrite) the caller's array.
-            self._buffer = self._ort.OrtValue.ortvalue_from_shape_and_type(batch.shape, np.uint8, self._device_type,
+            local.buffer = self._ort.OrtValue.ortvalue_from_shape_and_type(batch.shape, np.uint8, self._device_type,
                                                                            self._device_id)
-            self._shape = batch.shape
-            self._binding.bind_ortvalue_input(self._input, self._buffer)
-        self._buffer.update_inplace(batch)
-        self._binding.bind_output(self._output, self._device_type, self._device_id)
-        self._session.run_with_iobinding(self._binding)
-        (result,) = self._binding.copy_outputs_to_cpu()
+            local.binding = self._session.io_binding()
+            local.binding.bind_ortvalue_input(self._input, local.buffer)
+            local.shape = batch.shape
+        local.buffer.update_inplace(batch)
+        local.binding.bind_output(self._output, self._device_type, self._device_id)
+        self._session.run_with_iobinding(local.binding)
+        (result,) = local.binding.copy_outputs_to_cpu()
         return result

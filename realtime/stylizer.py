@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 
@@ -71,8 +71,8 @@ class Stylizer:
             try:
                 stylized = self.stylize_only(frame)
             finally:
-                history = prepared.result()
-            stylized = self.temporal.finish(history, stylized)
+                wait([prepared])  # the filter's state is settled whatever happened to the network
+            stylized = self.temporal.finish(prepared.result(), stylized)
         if self.preserve_color:
             stylized = preserve_color(frame, stylized)
         return blend_strength(frame, stylized, self.strength)

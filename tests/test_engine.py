@@ -87,3 +87,15 @@ def test_io_binding_gives_the_plain_results_across_size_changes_and_leaves_input
     for frame, copy, output in zip(frames, copies, outputs, strict=True):
         np.testing.assert_array_equal(frame, copy)  # the device buffer is the engine's own, not the caller's array
         np.testing.assert_array_equal(output, plain(frame))  # earlier outputs are not overwritten by later runs
+
+
+def test_io_binding_is_safe_from_several_threads(invert) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    bound = StyleEngine(invert, EngineOptions(device="cpu", io_binding=True))
+    rng = np.random.default_rng(1)
+    frames = [rng.integers(0, 256, (24 + i % 3, 32, 3), dtype=np.uint8) for i in range(40)]
+    with ThreadPoolExecutor(4) as pool:
+        outputs = list(pool.map(bound, frames))
+    for frame, output in zip(frames, outputs, strict=True):
+        np.testing.assert_array_equal(output, 255 - frame)
