@@ -39,6 +39,14 @@ def test_frames_come_in_order_with_their_timestamps_and_audio_beside_them(tmp_pa
     assert all(frame.image.shape == (48, 64, 3) and frame.image.dtype == np.uint8 for frame in frames)
 
 
+def test_a_capped_decoder_gives_the_same_frames(tmp_path: Path) -> None:
+    path = make_video(tmp_path / "clip.webm", frames=8, fps=10)
+    with VideoReader(path) as default, VideoReader(path, decoder_threads=1) as capped:
+        assert capped._stream.codec_context.thread_count == 1
+        pairs = zip(default.frames(), capped.frames(), strict=True)
+        assert all(np.array_equal(a.image, b.image) and a.pts == b.pts for a, b in pairs)
+
+
 def test_variable_frame_rate_timestamps_come_through(tmp_path: Path) -> None:
     stamps = [0, 100, 150, 400, 420, 900]
     path = make_video(tmp_path / "vfr.mkv", pts=stamps, time_base=Fraction(1, 1000))

@@ -62,14 +62,14 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Stylize IN into OUT; print the end-to-end frames per second."""
-    with VideoReader(args.input, keep_partial=args.keep_partial) as reader:
-        stylizer = make_stylizer(args)
-        # With the network on the CPU, one encoder thread keeps up and leaves the cores to inference (the encoder's
-        # default of about 1.5 threads per core fought with it: 44 against 52 frames/s end to end at 640x360).
+    stylizer = make_stylizer(args)
+    # With the network on the CPU, one decoder and one encoder thread keep up and leave the cores to inference
+    # (their defaults, a thread or more per core each, fought with it: 44 against 52 frames/s end to end at 640x360).
+    codec_threads = 1 if stylizer.engine.device == "cpu" else 0
+    with VideoReader(args.input, keep_partial=args.keep_partial, decoder_threads=codec_threads) as reader:
         writer = open_writer(args.output, width=reader.width, height=reader.height, time_base=reader.time_base,
                              frame_rate=reader.frame_rate, audio_streams=reader.audio_streams, source=args.input,
-                             crf=args.crf, codec=args.codec,
-                             encoder_threads=1 if stylizer.engine.device == "cpu" else 0)
+                             crf=args.crf, codec=args.codec, encoder_threads=codec_threads)
         with writer:  # the pipeline finishes the output; this removes it if anything fails before
             if not args.quiet:
                 for note in writer.notes:

@@ -46,11 +46,13 @@ class VideoReader:
     :class:`InputError`. Frames are rotated upright by the stream's display matrix (so the frames carry no rotation
     any more). A stream that breaks off midway raises :class:`TruncatedInputError` when reached, unless
     ``keep_partial``, in which case the frames up to the break are delivered and ``truncated`` is set.
+    ``decoder_threads`` caps the decoder's threads (0: FFmpeg's choice, frame and slice threads on every core).
     """
 
-    def __init__(self, path: str | Path, *, keep_partial: bool = False) -> None:
+    def __init__(self, path: str | Path, *, keep_partial: bool = False, decoder_threads: int = 0) -> None:
         self.path = Path(path)
         self.keep_partial = keep_partial
+        self._decoder_threads = decoder_threads
         self.truncated = False
         self.frames_read = 0
         self._orient: Orient | None = None
@@ -90,7 +92,10 @@ class VideoReader:
         width, height = stream.codec_context.width, stream.codec_context.height
         if not (1 <= width <= MAX_FRAME_SIDE and 1 <= height <= MAX_FRAME_SIDE):
             raise InputError(f"{self.path}: video size {width}x{height} is outside 1..{MAX_FRAME_SIDE} pixels a side")
-        stream.thread_type = "AUTO"
+        if self._decoder_threads:
+            stream.codec_context.thread_count = self._decoder_threads
+        else:
+            stream.thread_type = "AUTO"
         return stream
 
     def items(self) -> Iterator[Frame | av.Packet]:
