@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
@@ -46,6 +47,7 @@ class Stylizer:
         self.max_side = max_side
         self.temporal = TemporalFilter(temporal)
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="framestyle-temporal")
+        weakref.finalize(self, self._worker.shutdown, wait=False)  # a dropped stylizer takes its thread with it
 
     def stylize_only(self, frame: np.ndarray) -> np.ndarray:
         """The network's output at the frame's size (after ``max_side`` and guided upsampling), before strength

@@ -159,3 +159,29 @@ def test_the_stylizer_smooths_on_its_worker_thread_exactly_as_the_filter_does(tm
         np.testing.assert_array_equal(stylizer(frame), wanted)
     with pytest.raises(InputError):
         stylizer(frames[0][:, :, :2])
+
+
+def test_a_dropped_stylizer_ends_its_smoothing_thread(tmp_path) -> None:
+    import gc
+    import threading
+    import time
+
+    from framestyle.catalog import resolve_style
+    from framestyle.stylizer import Stylizer
+
+    from .tiny_models import write_invert_model
+
+    def smoothing_threads() -> int:
+        return sum(thread.name.startswith("framestyle-temporal") for thread in threading.enumerate())
+
+    before = smoothing_threads()
+    stylizer = Stylizer(resolve_style(str(write_invert_model(tmp_path / "invert.onnx"))), temporal=0.7)
+    for frame in pan(seed=5, frames=2, step=2):
+        stylizer(frame)
+    assert smoothing_threads() == before + 1
+    del stylizer
+    gc.collect()
+    deadline = time.monotonic() + 5
+    while smoothing_threads() > before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert smoothing_threads() == before
