@@ -64,7 +64,6 @@ class Stylizer:
         ``motion`` (optional, (H, W, 2) float32 pixels): for each pixel of this frame, its displacement to where
         it was in the previous frame, as a game engine's motion vectors give it; it replaces optical flow.
         """
-        check_frame(frame)
         if self.temporal.weight == 0.0:
             stylized = self.stylize_only(frame)
         else:

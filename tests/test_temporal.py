@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import gc
+import threading
+import time
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
 
 import framestyle.temporal as temporal
+from framestyle.catalog import resolve_style
 from framestyle.errors import InputError
 from framestyle.kernels.temporal_blend import temporal_blend
 from framestyle.kernels.warp import warp
+from framestyle.stylizer import Stylizer
 from framestyle.temporal import TemporalFilter
+
+from .tiny_models import write_invert_model
 
 HEIGHT, WIDTH = 120, 160
 
@@ -146,14 +155,14 @@ def test_motion_vectors_replace_optical_flow(monkeypatch: pytest.MonkeyPatch) ->
     assert departure(wrong) < 0.3 * departure(smoothed)
 
 
-def test_the_stylizer_smooths_on_its_worker_thread_exactly_as_the_filter_does(tmp_path) -> None:
-    from framestyle.catalog import resolve_style
-    from framestyle.stylizer import Stylizer
+def invert_stylizer(tmp_path: Path) -> Stylizer:
+    """A Stylizer with the default smoothing around a tiny model that inverts colours."""
+    return Stylizer(resolve_style(str(write_invert_model(tmp_path / "invert.onnx"))), temporal=0.7)
 
-    from .tiny_models import write_invert_model
 
+def test_the_stylizer_smooths_on_its_worker_thread_exactly_as_the_filter_does(tmp_path: Path) -> None:
     frames = pan(seed=3, frames=6, step=2)
-    stylizer = Stylizer(resolve_style(str(write_invert_model(tmp_path / "invert.onnx"))), temporal=0.7)
+    stylizer = invert_stylizer(tmp_path)
     expected = smooth(frames, [stylizer.stylize_only(f) for f in frames], TemporalFilter(0.7))
     for frame, wanted in zip(frames, expected, strict=True):
         np.testing.assert_array_equal(stylizer(frame), wanted)
@@ -161,21 +170,12 @@ def test_the_stylizer_smooths_on_its_worker_thread_exactly_as_the_filter_does(tm
         stylizer(frames[0][:, :, :2])
 
 
-def test_a_dropped_stylizer_ends_its_smoothing_thread(tmp_path) -> None:
-    import gc
-    import threading
-    import time
-
-    from framestyle.catalog import resolve_style
-    from framestyle.stylizer import Stylizer
-
-    from .tiny_models import write_invert_model
-
+def test_a_dropped_stylizer_ends_its_smoothing_thread(tmp_path: Path) -> None:
     def smoothing_threads() -> int:
         return sum(thread.name.startswith("framestyle-temporal") for thread in threading.enumerate())
 
     before = smoothing_threads()
-    stylizer = Stylizer(resolve_style(str(write_invert_model(tmp_path / "invert.onnx"))), temporal=0.7)
+    stylizer = invert_stylizer(tmp_path)
     for frame in pan(seed=5, frames=2, step=2):
         stylizer(frame)
     assert smoothing_threads() == before + 1

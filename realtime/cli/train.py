@@ -58,12 +58,11 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--out must end in .onnx, got {args.out}")
     config = TrainConfig(
         style=args.style, content=list(args.content), name=args.name, out=args.out, videos=list(args.video),
-        validation=list(args.validation), arch=args.arch, width=tuple(args.width), blocks=args.blocks, steps=args.steps,
-        batch=args.batch, crop=args.crop,
-        learning_rate=args.lr, content_weight=args.content_weight, style_weight=args.style_weight,
-        tv_weight=args.tv_weight, stability_weight=args.stability_weight, seed=args.seed,
-        vgg_weights=args.vgg_weights, device=args.device, max_minutes=args.max_minutes, title=args.title,
-        artist=args.artist, year=args.year, credit=args.credit, licence=args.licence,
+        validation=list(args.validation), arch=args.arch, width=tuple(args.width), blocks=args.blocks,
+        steps=args.steps, batch=args.batch, crop=args.crop, learning_rate=args.lr, content_weight=args.content_weight,
+        style_weight=args.style_weight, tv_weight=args.tv_weight, stability_weight=args.stability_weight,
+        seed=args.seed, vgg_weights=args.vgg_weights, device=args.device, max_minutes=args.max_minutes,
+        title=args.title, artist=args.artist, year=args.year, credit=args.credit, licence=args.licence,
     )
     result = train(config, resume=args.resume)
     card = publish(config, result)
