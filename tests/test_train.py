@@ -82,6 +82,14 @@ def test_train_reports_a_missing_painting_in_one_line(kit: dict[str, Path], caps
     assert capsys.readouterr().err.strip().count("\n") == 0
 
 
+def test_train_refuses_an_output_folder_that_does_not_exist_before_training(
+        kit: dict[str, Path], capsys: pytest.CaptureFixture) -> None:
+    status = main(["train", "--style", str(kit["painting"]), "--content", str(kit["photos"]), "--name", "x",
+                   "--out", str(kit["root"] / "nowhere" / "x.onnx")])
+    assert status == 2
+    assert "no such folder" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("net", [FastStyleNet(), JohnsonNet()], ids=["fast", "johnson"])
 def test_onnx_export_matches_torch_on_random_and_odd_sizes(net: torch.nn.Module) -> None:
     torch.manual_seed(1)

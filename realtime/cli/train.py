@@ -56,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"{args.vgg_weights}: no such file")
     if args.out.suffix != ".onnx":
         raise InputError(f"--out must end in .onnx, got {args.out}")
+    if not args.out.parent.is_dir():
+        raise InputError(f"{args.out.parent}: no such folder (the model and its checkpoints are written there)")
     config = TrainConfig(
         style=args.style, content=list(args.content), name=args.name, out=args.out, videos=list(args.video),
         validation=list(args.validation), arch=args.arch, width=tuple(args.width), blocks=args.blocks,
