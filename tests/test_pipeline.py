@@ -7,8 +7,9 @@ import io
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from fractions import Fraction
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -73,7 +74,7 @@ def test_slow_processing_gets_every_frame_in_order_with_bounded_read_ahead() -> 
         time.sleep(0.005)
         return image + 1
 
-    stats = run_pipeline(reader, slow, writer, queue_size=4, progress=False)
+    stats = run_pipeline(reader, partial(map, slow), writer, queue_size=4, progress=False)
     frames = [item for item in writer.items if isinstance(item, Frame)]
     assert [int(frame.image[0, 0, 0]) for frame in frames] == list(range(1, 41))
     assert [frame.pts for frame in frames] == list(range(40))
@@ -84,11 +85,23 @@ def test_slow_processing_gets_every_frame_in_order_with_bounded_read_ahead() -> 
     assert max(ahead) <= 4 + 3
 
 
-def test_audio_stays_interleaved_where_it_was() -> None:
+def lagging(images: Iterator[np.ndarray], behind: int = 3) -> Iterator[np.ndarray]:
+    """Yields each image only after reading ``behind`` more, as a stylizer with frames in flight does."""
+    held: list[np.ndarray] = []
+    for image in images:
+        held.append(image)
+        if len(held) > behind:
+            yield held.pop(0)
+    yield from held
+
+
+@pytest.mark.parametrize("process", [partial(map, lambda image: image), lagging], ids=["per-frame", "lagging"])
+def test_audio_stays_interleaved_where_it_was(process: Callable) -> None:
     writer = ListWriter()
-    run_pipeline(FakeReader(7), lambda image: image, writer, progress=False)
+    run_pipeline(FakeReader(7), process, writer, progress=False)
     kinds = ["a" if isinstance(item, str) else "v" for item in writer.items]
     assert "".join(kinds) == "vavvvavvva"
+    assert [item.pts for item in writer.items if isinstance(item, Frame)] == list(range(7))
 
 
 def test_an_error_in_processing_stops_everything_and_aborts_the_output() -> None:
@@ -100,15 +113,16 @@ def test_an_error_in_processing_stops_everything_and_aborts_the_output() -> None
         return image
 
     with pytest.raises(ValueError, match="model failed"):
-        run_pipeline(FakeReader(50), broken, writer, queue_size=2, progress=False)
+        run_pipeline(FakeReader(50), partial(map, broken), writer, queue_size=2, progress=False)
     assert writer.state == "aborted"
     assert_no_stage_left()
 
 
 def test_progress_shows_frames_rate_and_time_left_only_when_asked() -> None:
     shown, hidden = io.StringIO(), io.StringIO()
-    run_pipeline(FakeReader(12), lambda image: time.sleep(0.03) or image, ListWriter(), progress=True, stream=shown)
-    run_pipeline(FakeReader(3), lambda image: image, ListWriter(), stream=hidden)  # not a terminal: no progress
+    slow = partial(map, lambda image: time.sleep(0.03) or image)
+    run_pipeline(FakeReader(12), slow, ListWriter(), progress=True, stream=shown)
+    run_pipeline(FakeReader(3), slow, ListWriter(), stream=hidden)  # not a terminal: no progress
     assert "frames" in shown.getvalue() and "/12" in shown.getvalue() and "frames/s" in shown.getvalue()
     assert shown.getvalue().endswith("\n")
     assert hidden.getvalue() == ""
@@ -131,7 +145,7 @@ def test_ctrl_c_stops_all_threads_and_removes_the_temporary_file(tmp_path: Path)
         writer = open_writer(output, width=reader.width, height=reader.height, time_base=reader.time_base,
                              audio_streams=reader.audio_streams)
         with pytest.raises(KeyboardInterrupt):
-            run_pipeline(reader, interrupt_at_third_frame, writer, progress=False)
+            run_pipeline(reader, partial(map, interrupt_at_third_frame), writer, progress=False)
     assert os.listdir(output.parent) == []
     assert len(seen) < 20
     assert_no_stage_left()

@@ -170,6 +170,25 @@ def test_the_stylizer_smooths_on_its_worker_thread_exactly_as_the_filter_does(tm
         stylizer(frames[0][:, :, :2])
 
 
+@pytest.mark.parametrize("in_flight", [1, 3])
+def test_stream_gives_the_frames_a_call_per_frame_gives(tmp_path: Path, in_flight: int) -> None:
+    frames = pan(seed=4, frames=7, step=3)
+    model = resolve_style(str(write_invert_model(tmp_path / "invert.onnx")))
+    one_by_one = Stylizer(model, temporal=0.7, strength=0.8)
+    expected = [one_by_one(frame) for frame in frames]
+    streamed = list(Stylizer(model, temporal=0.7, strength=0.8, in_flight=in_flight).stream(iter(frames)))
+    assert len(streamed) == len(frames)
+    for got, wanted in zip(streamed, expected, strict=True):
+        np.testing.assert_array_equal(got, wanted)
+
+
+def test_a_stream_stopped_early_leaves_no_network_thread(tmp_path: Path) -> None:
+    stream = invert_stylizer(tmp_path).stream(iter(pan(seed=6, frames=8, step=2)))
+    next(stream)
+    stream.close()
+    assert not any(thread.name.startswith("framestyle-network") for thread in threading.enumerate())
+
+
 def test_a_dropped_stylizer_ends_its_smoothing_thread(tmp_path: Path) -> None:
     def smoothing_threads() -> int:
         return sum(thread.name.startswith("framestyle-temporal") for thread in threading.enumerate())

@@ -1,7 +1,9 @@
 """The file pipeline: decode, process and encode in three threads joined by bounded queues.
 
 A full queue blocks the stage before it (back-pressure), so nothing is dropped and memory stays bounded; frames keep
-their order, and audio packets travel with them untouched so the writer can interleave them. The calling thread
+their order, and audio packets travel with them untouched so the writer can interleave them. The processing stage
+maps the stream of images as a whole (``Stylizer.stream``, or ``functools.partial(map, f)`` for a per-image ``f``),
+so it may keep several frames in flight. The calling thread
 shows progress and waits; Ctrl-C (or an error in any stage) stops every stage and removes the temporary output.
 """
 
@@ -12,7 +14,8 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -22,7 +25,8 @@ import numpy as np
 from framestyle.media.reader import Frame, VideoReader
 from framestyle.media.writer import FrameWriter
 
-Process = Callable[[np.ndarray], np.ndarray]
+#: Maps the stream of decoded images to the stream of processed images, one out for each in, in order.
+Process = Callable[[Iterator[np.ndarray]], Iterable[np.ndarray]]
 _DONE = object()
 
 
@@ -70,7 +74,7 @@ class _Stage:
 
 def run_pipeline(reader: VideoReader, process: Process, writer: FrameWriter, *, queue_size: int = 8,
                  progress: bool | None = None, stream: TextIO | None = None) -> PipelineStats:
-    """Decode ``reader``'s frames, map each image through ``process`` and encode them and the audio with
+    """Decode ``reader``'s frames, map their images through ``process`` and encode them and the audio with
     ``writer``, which is closed at the end (or aborted on any error or Ctrl-C, which are re-raised).
 
     ``progress`` (default: when ``stream``, standard error by default, is a terminal) shows frames, frames/s and
@@ -89,10 +93,22 @@ def run_pipeline(reader: VideoReader, process: Process, writer: FrameWriter, *, 
         _put(decoded, _DONE, stop)
 
     def work() -> None:
-        for item in _drain(decoded, stop):
-            if isinstance(item, Frame):
-                item = dataclasses.replace(item, image=process(item.image))
-            _put(processed, item, stop)
+        waiting: deque[Frame | av.Packet] = deque()  # read but not yet passed on, in their order
+
+        def images() -> Iterator[np.ndarray]:
+            for item in _drain(decoded, stop):
+                waiting.append(item)
+                if isinstance(item, Frame):
+                    yield item.image
+
+        def pass_on_audio() -> None:
+            while waiting and not isinstance(waiting[0], Frame):
+                _put(processed, waiting.popleft(), stop)
+
+        for image in process(images()):
+            pass_on_audio()
+            _put(processed, dataclasses.replace(waiting.popleft(), image=image), stop)
+        pass_on_audio()
         _put(processed, _DONE, stop)
 
     def encode() -> None:
