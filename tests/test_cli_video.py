@@ -110,11 +110,13 @@ def bad_cases(tmp_path: Path, model: Path) -> dict[str, tuple[list[str], str]]:
         "missing folder": ([str(good), str(tmp_path / "nowhere" / "out.mp4"), *style], "no such folder"),
         "out is in": ([str(good), str(good), *style], "this is the input file"),
         "bad type": ([str(good), str(tmp_path / "out.avi"), *style], "unsupported output type"),
+        "bad preset": ([str(good), out, *style, "--preset", "warp9"], "unknown --preset"),
     }
 
 
 @pytest.mark.parametrize("case", ["missing", "not a video", "cut mp4", "cut mkv", "no frames", "unknown style",
-                                  "missing model", "bad strength", "missing folder", "out is in", "bad type"])
+                                  "missing model", "bad strength", "missing folder", "out is in", "bad type",
+                                  "bad preset"])
 def test_bad_input_gets_one_clear_line_and_leaves_no_output(tmp_path: Path, model: Path, case: str,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
     args, message = bad_cases(tmp_path, model)[case]

@@ -105,6 +105,19 @@ def test_the_encoder_thread_cap_is_applied_and_the_video_still_complete(tmp_path
     assert len(probe(tmp_path / output_name)["images"]) == 6
 
 
+def test_the_x264_preset_can_be_chosen(tmp_path: Path) -> None:
+    sizes = {}
+    for preset in ("ultrafast", "slow"):
+        output = tmp_path / f"{preset}.mp4"
+        with open_writer(output, width=64, height=48, time_base=Fraction(1, 10), preset=preset) as writer:
+            assert writer._video.codec_context.options["preset"] == preset
+            for index in range(6):
+                writer.write(Frame(np.full((48, 64, 3), 20 * index, np.uint8), index, Fraction(1, 10)))
+        assert len(probe(output)["images"]) == 6
+        sizes[preset] = output.stat().st_size
+    assert sizes["ultrafast"] > sizes["slow"]
+
+
 def test_an_existing_output_is_replaced_only_when_the_new_one_is_complete(tmp_path: Path) -> None:
     output = tmp_path / "out.mp4"
     output.write_bytes(b"previous")
@@ -136,6 +149,9 @@ def test_the_output_may_not_be_the_input(tmp_path: Path) -> None:
     ("frames.png", {}, "unsupported output type"),
     ("frames%d.txt", {}, "picture suffix"),
     ("frames%d.png", {"crf": 20}, "not to image sequences"),
+    ("out.mp4", {"preset": "warp9"}, "unknown --preset"),
+    ("out.webm", {"preset": "fast"}, "--preset applies to"),
+    ("frames%d.png", {"preset": "fast"}, "not to image sequences"),
 ])
 def test_bad_outputs_are_refused_up_front(tmp_path: Path, output: str, options: dict, message: str) -> None:
     (tmp_path / "a_file").write_text("x")

@@ -63,6 +63,8 @@ def register(parser: argparse.ArgumentParser) -> None:
                         "(0..63, default 32): lower is better and bigger")
     parser.add_argument("--codec", metavar="NAME", help="video encoder instead of the format's default (e.g. "
                         "libx265, libvpx-vp9, ffv1)")
+    parser.add_argument("--preset", metavar="NAME", help="H.264/H.265 speed preset, from ultrafast to veryslow "
+                        "(default veryfast for H.264, fast for H.265): faster presets cost less CPU for bigger files")
     parser.add_argument("--keep-partial", action="store_true", help="when the input breaks off midway, keep the "
                         "frames before the break instead of failing")
     parser.add_argument("--quiet", action="store_true", help="no progress line and no notes")
@@ -77,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     with VideoReader(args.input, keep_partial=args.keep_partial, decoder_threads=codec_threads) as reader:
         writer = open_writer(args.output, width=reader.width, height=reader.height, time_base=reader.time_base,
                              frame_rate=reader.frame_rate, audio_streams=reader.audio_streams, source=args.input,
-                             crf=args.crf, codec=args.codec, encoder_threads=codec_threads)
+                             crf=args.crf, codec=args.codec, preset=args.preset, encoder_threads=codec_threads)
         with writer:  # the pipeline finishes the output; this removes it if anything fails before
             if not args.quiet:
                 for note in writer.notes:

@@ -58,6 +58,9 @@ class CodecSpec:
     even_420: bool = False
 
 
+#: The ``preset`` values of the x264 and x265 encoders, fastest first.
+X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
+
 VIDEO_CODECS = {
     "libx264": CodecSpec(18, 51, {"preset": "veryfast"}, even_420=True),
     "libx265": CodecSpec(20, 51, {"preset": "fast", "x265-params": "log-level=error"}, even_420=True),
@@ -103,22 +106,25 @@ class FrameWriter(ABC):
 
 def open_writer(path: str | Path, *, width: int, height: int, time_base: Fraction, frame_rate: Fraction | None = None,
                 audio_streams: Sequence[av.AudioStream] = (), source: str | Path | None = None,
-                crf: int | None = None, codec: str | None = None, encoder_threads: int = 0) -> FrameWriter:
+                crf: int | None = None, codec: str | None = None, preset: str | None = None,
+                encoder_threads: int = 0) -> FrameWriter:
     """A writer for ``path``: an image sequence when its name holds a ``%d`` pattern, else a video file.
 
     ``source`` is the input file, which the output may not be. Frames must be ``width`` x ``height`` with
     timestamps in ``time_base``; ``audio_streams`` are the input streams whose packets ``write_audio`` receives.
+    ``preset`` is the x264/x265 speed preset (see ``X26X_PRESETS``; default veryfast for H.264, fast for H.265).
     ``encoder_threads`` caps the video encoder's threads (0: the encoder's own choice, about 1.5 per core).
     """
     path = Path(path)
     if source is not None and _same_file(path, Path(source)):
         raise OutputError(f"{path}: this is the input file; choose another output name (inputs are never overwritten)")
     if re.search(r"%0?\d*d", path.name):
-        if crf is not None or codec is not None:
-            raise OutputError(f"{path}: --crf and --codec apply to video files, not to image sequences")
+        if crf is not None or codec is not None or preset is not None:
+            raise OutputError(f"{path}: --crf, --codec and --preset apply to video files, not to image sequences")
         return ImageSequenceWriter(path, width=width, height=height, audio_streams=len(audio_streams))
     return VideoWriter(path, width=width, height=height, time_base=time_base, frame_rate=frame_rate,
-                       audio_streams=audio_streams, crf=crf, codec=codec, encoder_threads=encoder_threads)
+                       audio_streams=audio_streams, crf=crf, codec=codec, preset=preset,
+                       encoder_threads=encoder_threads)
 
 
 def _same_file(path: Path, source: Path) -> bool:
@@ -141,7 +147,7 @@ class VideoWriter(FrameWriter):
 
     def __init__(self, path: Path, *, width: int, height: int, time_base: Fraction, frame_rate: Fraction | None,
                  audio_streams: Sequence[av.AudioStream], crf: int | None, codec: str | None,
-                 encoder_threads: int = 0) -> None:
+                 preset: str | None = None, encoder_threads: int = 0) -> None:
         super().__init__(path)
         spec = CONTAINERS.get(path.suffix.lower())
         if spec is None:
@@ -159,7 +165,7 @@ class VideoWriter(FrameWriter):
         self._closed = False
         try:
             self._container = av.open(tmp, "w", format=spec.format)
-            self._video = self._add_video(codec or spec.video_codec, crf, time_base, frame_rate)
+            self._video = self._add_video(codec or spec.video_codec, crf, preset, time_base, frame_rate)
             if encoder_threads:
                 self._video.codec_context.thread_count = encoder_threads
             self._audio = {stream.index: self._add_audio(stream, spec) for stream in audio_streams}
@@ -167,7 +173,7 @@ class VideoWriter(FrameWriter):
             self.abort()
             raise
 
-    def _add_video(self, name: str, crf: int | None, time_base: Fraction,
+    def _add_video(self, name: str, crf: int | None, preset: str | None, time_base: Fraction,
                    frame_rate: Fraction | None) -> av.VideoStream:
         try:
             codec = av.codec.Codec(name, "w")
@@ -185,6 +191,12 @@ class VideoWriter(FrameWriter):
             if crf is not None and not 0 <= crf <= spec.crf_max:
                 raise OutputError(f"--crf for {name} must be between 0 and {spec.crf_max}, got {crf}")
             options["crf"] = str(spec.crf if crf is None else crf)
+        if preset is not None:
+            if "preset" not in options:
+                raise OutputError(f"--preset applies to libx264 and libx265, not to {name}")
+            if preset not in X26X_PRESETS:
+                raise OutputError(f"unknown --preset {preset!r}: choose one of {', '.join(X26X_PRESETS)}")
+            options["preset"] = preset
         stream = self._container.add_stream(name, rate=frame_rate, options=options)
         width, height = self.size
         stream.width, stream.height = width, height
