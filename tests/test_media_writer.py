@@ -105,6 +105,14 @@ def test_the_encoder_thread_cap_is_applied_and_the_video_still_complete(tmp_path
     assert len(probe(tmp_path / output_name)["images"]) == 6
 
 
+@pytest.mark.parametrize("output_name", ["out.webm", "out.mp4"])
+def test_no_frame_rate_and_a_coarse_time_base_still_encode(tmp_path: Path, output_name: str) -> None:
+    with open_writer(tmp_path / output_name, width=64, height=48, time_base=Fraction(1, 10)) as writer:
+        for index in range(6):
+            writer.write(Frame(np.full((48, 64, 3), 20 * index, np.uint8), index, Fraction(1, 10)))
+    assert len(probe(tmp_path / output_name)["images"]) == 6
+
+
 def test_the_x264_preset_can_be_chosen(tmp_path: Path) -> None:
     sizes = {}
     for preset in ("ultrafast", "slow"):

@@ -58,6 +58,8 @@ class CodecSpec:
     even_420: bool = False
 
 
+#: The frame rate the encoder is told when the input gives none (its timestamps still rule).
+_UNKNOWN_RATE_HINT = Fraction(24)
 #: The ``preset`` values of the x264 and x265 encoders, fastest first.
 X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 
@@ -197,6 +199,8 @@ class VideoWriter(FrameWriter):
             if preset not in X26X_PRESETS:
                 raise OutputError(f"unknown --preset {preset!r}: choose one of {', '.join(X26X_PRESETS)}")
             options["preset"] = preset
+        if frame_rate is None:  # a hint only; libvpx refuses frames when it is finer than the time base
+            frame_rate = min(_UNKNOWN_RATE_HINT, 1 / time_base)
         stream = self._container.add_stream(name, rate=frame_rate, options=options)
         width, height = self.size
         stream.width, stream.height = width, height
