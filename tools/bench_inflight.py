@@ -1,4 +1,4 @@
-"""Network frames/s at one size three ways, in one run: one frame at a time on all cores (what `stylize bench` calls
+"""Network frames/s at one size two ways, in one run: one frame at a time on all cores (what `stylize bench` calls
 the network alone), and ``--in-flight`` frames at once on single-threaded sessions (what `stylize video` does).
 
 Usage: python tools/bench_inflight.py [--style NAME|FILE.onnx] [--size 640x360] [--frames 120] [--in-flight N]

@@ -3,8 +3,8 @@
 A full queue blocks the stage before it (back-pressure), so nothing is dropped and memory stays bounded; frames keep
 their order, and audio packets travel with them untouched so the writer can interleave them. The processing stage
 maps the stream of images as a whole (``Stylizer.stream``, or ``functools.partial(map, f)`` for a per-image ``f``),
-so it may keep several frames in flight. The calling thread
-shows progress and waits; Ctrl-C (or an error in any stage) stops every stage and removes the temporary output.
+so it may keep several frames in flight. The calling thread shows progress and waits; Ctrl-C (or an error in any
+stage) stops every stage and removes the temporary output.
 """
 
 from __future__ import annotations
