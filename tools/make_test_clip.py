@@ -29,11 +29,14 @@ def main() -> int:
     parser.add_argument("--fps", type=int, default=24)
     args = parser.parse_args()
     width, height = args.size
-    with av.open(str(args.source)) as source:
-        pictures = [cv2.resize(frame.to_ndarray(format="rgb24"), (width, height), interpolation=cv2.INTER_AREA)
-                    for frame in source.decode(video=0)]
-    with av.open(str(args.source)) as source:
-        sound = list(source.decode(audio=0)) if source.streams.audio else []
+    pictures, sound = [], []
+    with av.open(str(args.source)) as source:  # one pass over the file for both streams
+        for frame in source.decode(*source.streams.video[:1], *source.streams.audio[:1]):
+            if isinstance(frame, av.VideoFrame):
+                pictures.append(cv2.resize(frame.to_ndarray(format="rgb24"), (width, height),
+                                           interpolation=cv2.INTER_AREA))
+            else:
+                sound.append(frame)
     loop = pictures + pictures[::-1]
     with av.open(str(args.out), "w") as out:
         video = out.add_stream("libvpx-vp9", rate=args.fps, options={"crf": "32", "b:v": "0", "deadline": "realtime",
