@@ -16,7 +16,7 @@ from framestyle.cli import main  # noqa: E402
 from framestyle.imageio import write_image  # noqa: E402
 from framestyle.train.export import check_export, to_onnx_bytes  # noqa: E402
 from framestyle.train.losses import random_motion, warp  # noqa: E402
-from framestyle.train.net import FastStyleNet, JohnsonNet, count_macs_per_pixel  # noqa: E402
+from framestyle.train.net import FastStyleConfig, FastStyleNet, JohnsonNet, count_macs_per_pixel  # noqa: E402
 from framestyle.train.vgg import Vgg16  # noqa: E402
 
 
@@ -61,11 +61,14 @@ def test_tiny_training_run_exports_models_and_a_complete_card(kit: dict[str, Pat
     assert (kit["root"] / "tiny.ckpt").exists()
 
 
-def test_network_width_and_blocks_reach_the_card(kit: dict[str, Path]) -> None:
-    assert _train(kit, "--steps", "1", "--width", "8", "16", "24", "--blocks", "2") == 0
+def test_network_width_blocks_and_detail_reach_the_card(kit: dict[str, Path]) -> None:
+    assert _train(kit, "--steps", "1", "--width", "8", "16", "24", "--blocks", "2", "--detail", "4") == 0
     card = json.loads((kit["root"] / "tiny.json").read_text())
-    assert card["architecture"]["options"] == {"width": [8, 16, 24], "blocks": 2}
+    assert card["architecture"]["options"] == {"width": [8, 16, 24], "blocks": 2, "detail": 4}
     assert card["training"]["width"] == [8, 16, 24] and card["training"]["blocks"] == 2
+    assert card["training"]["detail"] == 4
+    assert card["architecture"]["mac_per_pixel"] > count_macs_per_pixel(
+        FastStyleNet(FastStyleConfig(width=(8, 16, 24), blocks=2)))
 
 
 def test_resume_continues_from_the_checkpoint(kit: dict[str, Path]) -> None:
@@ -90,7 +93,8 @@ def test_train_refuses_an_output_folder_that_does_not_exist_before_training(
     assert "no such folder" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("net", [FastStyleNet(), JohnsonNet()], ids=["fast", "johnson"])
+@pytest.mark.parametrize("net", [FastStyleNet(), FastStyleNet(FastStyleConfig(detail=4)), JohnsonNet()],
+                         ids=["fast", "fast-detail", "johnson"])
 def test_onnx_export_matches_torch_on_random_and_odd_sizes(net: torch.nn.Module) -> None:
     torch.manual_seed(1)
     for parameter in net.parameters():  # move away from the near-constant initial output
@@ -100,9 +104,10 @@ def test_onnx_export_matches_torch_on_random_and_odd_sizes(net: torch.nn.Module)
     assert any(h % 2 or w % 2 for h, w in check.sizes)
 
 
+@pytest.mark.parametrize("detail", [0, 4])
 @pytest.mark.parametrize("size", [(9, 9), (9, 40), (17, 11), (33, 65)])
-def test_fast_network_keeps_any_size_from_its_minimum(size: tuple[int, int]) -> None:
-    net = FastStyleNet().eval()
+def test_fast_network_keeps_any_size_from_its_minimum(size: tuple[int, int], detail: int) -> None:
+    net = FastStyleNet(FastStyleConfig(detail=detail)).eval()
     with torch.no_grad():
         out = net(torch.rand(1, 3, *size))
     assert out.shape == (1, 3, *size)

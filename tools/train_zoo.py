@@ -28,13 +28,14 @@ def recipe_arguments(recipe: dict, data: Path, vgg: Path, out: Path, max_minutes
             "--content", *map(str, content), "--validation", *map(str, validation),
             "--video", *(str(data / v) for v in recipe["videos"])]
     for key in ("steps", "crop", "batch", "style_weight", "stability_weight", "seed", "title", "artist", "year",
-                "credit", "licence", "arch"):
+                "credit", "licence", "arch", "tv_weight"):
         if key in recipe:
             args += [f"--{key.replace('_', '-')}", str(recipe[key])]
     if "width" in recipe:
         args += ["--width", *map(str, recipe["width"])]
-    if "blocks" in recipe:
-        args += ["--blocks", str(recipe["blocks"])]
+    for key in ("blocks", "detail"):
+        if key in recipe:
+            args += [f"--{key}", str(recipe[key])]
     if max_minutes:
         args += ["--max-minutes", str(max_minutes)]
     return args

@@ -24,6 +24,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--width", type=int, nargs=3, default=[16, 32, 64], metavar=("C1", "C2", "C3"),
                         help="fast network: channels at 1/2, 1/4 and 1/8 resolution")
     parser.add_argument("--blocks", type=int, default=5, help="fast network: residual blocks at 1/8 resolution")
+    parser.add_argument("--detail", type=int, default=0, metavar="C",
+                        help="fast network: channels of the full-resolution detail head (default 0: none)")
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--crop", type=int, default=192, help="training crop size in pixels")
@@ -61,8 +63,9 @@ def run(args: argparse.Namespace) -> int:
     config = TrainConfig(
         style=args.style, content=list(args.content), name=args.name, out=args.out, videos=list(args.video),
         validation=list(args.validation), arch=args.arch, width=tuple(args.width), blocks=args.blocks,
-        steps=args.steps, batch=args.batch, crop=args.crop, learning_rate=args.lr, content_weight=args.content_weight,
-        style_weight=args.style_weight, tv_weight=args.tv_weight, stability_weight=args.stability_weight,
+        detail=args.detail, steps=args.steps, batch=args.batch, crop=args.crop, learning_rate=args.lr,
+        content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight,
+        stability_weight=args.stability_weight,
         seed=args.seed, vgg_weights=args.vgg_weights, device=args.device, max_minutes=args.max_minutes,
         title=args.title, artist=args.artist, year=args.year, credit=args.credit, licence=args.licence,
     )

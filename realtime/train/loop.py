@@ -32,6 +32,8 @@ class TrainConfig:
     #: Widths at 1/2, 1/4 and 1/8 resolution and residual blocks of the "fast" network (ignored by "johnson").
     width: tuple[int, int, int] = (16, 32, 64)
     blocks: int = 5
+    #: Channels of the "fast" network's full-resolution detail head (0: none).
+    detail: int = 0
     steps: int = 1000
     batch: int = 4
     crop: int = 192
@@ -109,7 +111,8 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> T
     from .evaluate import painting_grams
 
     grams = {k: v.to(device) for k, v in painting_grams(vgg, read_rgb(config.style)).items()}
-    options = {"width": tuple(config.width), "blocks": config.blocks} if config.arch == "fast" else {}
+    options = ({"width": tuple(config.width), "blocks": config.blocks, "detail": config.detail}
+               if config.arch == "fast" else {})
     net = build_network(config.arch, **options).to(device)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(

@@ -73,6 +73,29 @@ class FastStyleConfig:
 
     width: tuple[int, int, int] = (16, 32, 64)
     blocks: int = 5
+    #: Channels of the full-resolution detail head (0: none); see :class:`DetailHead`.
+    detail: int = 0
+
+
+class DetailHead(nn.Module):
+    """Full-resolution detail: a per-pixel nonlinearity on smooth upsampled features and the sharp input.
+
+    A 3x3 convolution of the decoder's half-resolution features gives ``channels`` maps; bilinearly upsampled,
+    they meet a 3x3 convolution of the full-resolution input and pass a ReLU, which draws sharp edges where the
+    smooth maps cross zero (at any sub-pixel position, so without a pixel grid); a last 3x3 convolution turns
+    them into an RGB correction. Without it the output is a bilinearly upsampled half-resolution image, which
+    cannot carry the finest brush strokes. Full-resolution tensors have at most ``channels`` channels.
+    """
+
+    def __init__(self, features: int, channels: int) -> None:
+        super().__init__()
+        self.maps = nn.Conv2d(features, channels, 3, 1, 1, padding_mode="reflect")
+        self.from_input = nn.Conv2d(3, channels, 3, 1, 1, bias=False)
+        self.to_rgb = nn.Conv2d(channels, 3, 3, 1, 1)
+
+    def forward(self, features: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+        maps = F.interpolate(self.maps(features), size=image.shape[-2:], mode="bilinear", align_corners=False)
+        return self.to_rgb(F.relu(maps + self.from_input(image)))
 
 
 class FastStyleNet(nn.Module):
@@ -94,14 +117,17 @@ class FastStyleNet(nn.Module):
         self.up2 = UpBlock(c3, c2)
         self.up1 = UpBlock(c2, c1, norm=False)
         self.head = nn.Conv2d(c1, 3, 3, 1, 1, padding_mode="reflect")
+        self.detail = DetailHead(c1, config.detail) if config.detail else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         padded = F.pad(x, (BORDER,) * 4, mode="reflect")
         e1 = self.enc1(padded)
         e2 = self.enc2(e1)
         y = self.res(self.enc3(e2))
-        y = self.head(self.up1(self.up2(y, e2), e1))
-        y = F.interpolate(y, size=padded.shape[-2:], mode="bilinear", align_corners=False)
+        features = self.up1(self.up2(y, e2), e1)
+        y = F.interpolate(self.head(features), size=padded.shape[-2:], mode="bilinear", align_corners=False)
+        if self.detail is not None:
+            y = y + self.detail(features, padded)
         h, w = x.shape[-2:]
         return torch.sigmoid(y[:, :, BORDER : BORDER + h, BORDER : BORDER + w])
 
