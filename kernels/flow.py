@@ -17,13 +17,17 @@ MEDIUM = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
 MIN_FLOW_SIDE = 16
 
 
-def create_dis(preset: int = ULTRAFAST, finest_scale: int | None = None) -> cv2.DISOpticalFlow:
+def create_dis(preset: int = ULTRAFAST, finest_scale: int | None = None,
+               refinement_iterations: int | None = None) -> cv2.DISOpticalFlow:
     """A DIS optical-flow object with one of the presets above; keep it between frames rather than make one per
     frame. ``finest_scale`` overrides the preset's finest pyramid level (0: full resolution; ULTRAFAST and FAST
-    stop at 2, a quarter of the frame's size, too coarse for frames that are already downscaled)."""
+    stop at 2, a quarter of the frame's size, too coarse for frames that are already downscaled);
+    ``refinement_iterations`` the preset's number of variational refinement iterations (ULTRAFAST 0, FAST 5)."""
     dis = cv2.DISOpticalFlow.create(preset)
     if finest_scale is not None:
         dis.setFinestScale(finest_scale)
+    if refinement_iterations is not None:
+        dis.setVariationalRefinementIterations(refinement_iterations)
     return dis
 
 
@@ -40,6 +44,14 @@ def grey(frame: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
     if size is None or size == (image.shape[1], image.shape[0]):
         return image
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+def small_colour(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """An (H, W, 3) uint8 frame area-downscaled to ``size`` (width, height); a copy if it already has that size (the
+    caller may reuse the frame's buffer)."""
+    if size == (frame.shape[1], frame.shape[0]):
+        return frame.copy()
+    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
 
 
 def dense_flow(dis: cv2.DISOpticalFlow, source: np.ndarray, target: np.ndarray) -> np.ndarray:

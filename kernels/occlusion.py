@@ -54,7 +54,14 @@ def reliable_mask(flow: np.ndarray, reverse: np.ndarray | None = None, *,
 
 
 def photometric_confidence(warped: np.ndarray, target: np.ndarray, low: float, high: float) -> np.ndarray:
-    """(h, w) float32 in [0, 1] from the absolute difference of a warped grey uint8 image and the one it should
-    match: 1 up to ``low`` grey levels, falling linearly to 0 at ``high`` and beyond."""
-    error = cv2.absdiff(warped, target).astype(np.float32)
-    return np.clip((high - error) * (1.0 / (high - low)), 0.0, 1.0)
+    """(h, w) float32 in [0, 1] from the absolute difference of a warped uint8 image and the one it should match
+    (grey, or colour: the largest difference of the channels): 1 up to ``low`` levels, falling linearly to 0 at
+    ``high`` and beyond."""
+    error = cv2.absdiff(warped, target)
+    if error.ndim == 3:
+        channels = cv2.split(error)
+        error = channels[0]
+        for channel in channels[1:]:
+            error = cv2.max(error, channel)
+    ramp = np.clip((high - np.arange(256, dtype=np.float32)) * np.float32(1.0 / (high - low)), 0.0, 1.0)
+    return np.take(ramp, error)
