@@ -101,6 +101,7 @@ def test_photometric_confidence_of_colour_images_sees_a_change_of_colour_at_equa
     assert cv2.cvtColor(warped, cv2.COLOR_RGB2GRAY)[0, 0] == cv2.cvtColor(target, cv2.COLOR_RGB2GRAY)[0, 0]
     np.testing.assert_allclose(photometric_confidence(warped, target, 10, 20), [[0.0, 1.0]])
 
+
 def test_cubic_warping_keeps_texture_that_repeated_bilinear_warping_blurs() -> None:
     rng = np.random.default_rng(0)
     texture = rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)
