@@ -15,7 +15,7 @@ pytest.importorskip("tqdm")
 from framestyle.cli import main  # noqa: E402
 from framestyle.imageio import write_image  # noqa: E402
 from framestyle.train.export import check_export, to_onnx_bytes  # noqa: E402
-from framestyle.train.losses import random_motion, warp  # noqa: E402
+from framestyle.train.losses import grid_energy, random_motion, warp  # noqa: E402
 from framestyle.train.net import FastStyleConfig, FastStyleNet, JohnsonNet, count_macs_per_pixel  # noqa: E402
 from framestyle.train.vgg import Vgg16  # noqa: E402
 
@@ -62,11 +62,12 @@ def test_tiny_training_run_exports_models_and_a_complete_card(kit: dict[str, Pat
 
 
 def test_network_width_blocks_and_detail_reach_the_card(kit: dict[str, Path]) -> None:
-    assert _train(kit, "--steps", "1", "--width", "8", "16", "24", "--blocks", "2", "--detail", "4") == 0
+    assert _train(kit, "--steps", "1", "--width", "8", "16", "24", "--blocks", "2", "--detail", "4",
+                  "--grid-weight", "100") == 0
     card = json.loads((kit["root"] / "tiny.json").read_text())
     assert card["architecture"]["options"] == {"width": [8, 16, 24], "blocks": 2, "detail": 4}
     assert card["training"]["width"] == [8, 16, 24] and card["training"]["blocks"] == 2
-    assert card["training"]["detail"] == 4
+    assert card["training"]["detail"] == 4 and card["training"]["grid_weight"] == 100
     assert card["architecture"]["mac_per_pixel"] > count_macs_per_pixel(
         FastStyleNet(FastStyleConfig(width=(8, 16, 24), blocks=2)))
 
@@ -126,3 +127,11 @@ def test_synthetic_motion_warp_keeps_the_frame_and_masks_what_left_it() -> None:
     assert torch.allclose(same, image, atol=1e-5) and bool(mask.all())
     moved, mask = warp(image, random_motion(2, 4.0, 1.5, 0.02, generator, 40, 50))
     assert 0.5 < float(mask.mean()) < 1.0
+
+
+def test_grid_energy_catches_a_pattern_locked_to_the_pixel_grid_not_texture() -> None:
+    torch.manual_seed(0)
+    texture = 0.5 + 0.1 * torch.randn(4, 3, 128, 128)
+    stripes = 0.02 * torch.tensor([1.0, 0.0, -1.0, 0.0]).repeat(32).view(1, 1, 128, 1)
+    assert float(grid_energy(texture)) < 3e-5
+    assert float(grid_energy(texture + stripes)) > 10 * float(grid_energy(texture))

@@ -13,7 +13,7 @@ import torch
 
 from ..imageio import read_rgb
 from .data import CropSampler, expand_image_paths, video_frames
-from .losses import content_distance, stability_loss, style_distance, total_variation
+from .losses import content_distance, grid_energy, stability_loss, style_distance, total_variation
 from .net import build_network
 from .vgg import load_vgg
 
@@ -42,6 +42,8 @@ class TrainConfig:
     style_weight: float = 4.0
     tv_weight: float = 0.5
     stability_weight: float = 20.0
+    #: Weight of :func:`~.losses.grid_energy`, the loss against patterns locked to the pixel grid (0: off).
+    grid_weight: float = 0.0
     video_every: int = 8
     seed: int = 0
     vgg_weights: Path | None = None
@@ -150,6 +152,8 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> T
             "style": style_distance(out_features, grams).mean() * config.style_weight,
             "tv": total_variation(stylized).mean() * config.tv_weight,
         }
+        if config.grid_weight > 0:
+            terms["grid"] = grid_energy(stylized) * config.grid_weight
         if config.stability_weight > 0:
             stability = stability_loss(net, photos, stylized, motion_generator).mean()
             terms["stability"] = stability * config.stability_weight

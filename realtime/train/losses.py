@@ -45,6 +45,17 @@ def total_variation(image: torch.Tensor) -> torch.Tensor:
     return dx + dy
 
 
+def grid_energy(image: torch.Tensor, period: int = 8) -> torch.Tensor:
+    """Variance over the ``period`` x ``period`` pixel phases of the batch's per-phase mean colour, averaged over
+    channels: near zero unless the network stamps a pattern locked to its own pixel grid (a stride-2 network's
+    grids have periods 2, 4 and 8, all caught with period 8). Pooling the whole batch keeps the texture's own
+    randomness out of the per-phase means, so the loss targets the fixed pattern, not the brush strokes."""
+    n, c, h, w = image.shape
+    h, w = h // period * period, w // period * period
+    phases = image[:, :, :h, :w].reshape(n, c, h // period, period, w // period, period).mean(dim=(0, 2, 4))
+    return phases.flatten(1).var(dim=1, unbiased=False).mean()
+
+
 def random_motion(batch: int, max_shift: float, max_degrees: float, max_zoom: float, generator: torch.Generator,
                   height: int, width: int) -> torch.Tensor:
     """Random small affine warps (shift in pixels, rotation, zoom) as ``affine_grid`` matrices (N, 2, 3)."""
