@@ -1,3 +1,5 @@
+"""The grid-texture measure: near zero on texture without a grid, the stamped amplitude on one with a grid."""
+
 import numpy as np
 import pytest
 

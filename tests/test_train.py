@@ -61,7 +61,7 @@ def test_tiny_training_run_exports_models_and_a_complete_card(kit: dict[str, Pat
     assert (kit["root"] / "tiny.ckpt").exists()
 
 
-def test_network_width_blocks_and_detail_reach_the_card(kit: dict[str, Path]) -> None:
+def test_network_options_and_grid_weight_reach_the_card(kit: dict[str, Path]) -> None:
     assert _train(kit, "--steps", "1", "--width", "8", "16", "24", "--blocks", "2", "--detail", "4",
                   "--grid-weight", "100") == 0
     card = json.loads((kit["root"] / "tiny.json").read_text())
