@@ -135,3 +135,22 @@ def test_grid_energy_catches_a_pattern_locked_to_the_pixel_grid_not_texture() ->
     stripes = 0.02 * torch.tensor([1.0, 0.0, -1.0, 0.0]).repeat(32).view(1, 1, 128, 1)
     assert float(grid_energy(texture)) < 3e-5
     assert float(grid_energy(texture + stripes)) > 10 * float(grid_energy(texture))
+
+
+def test_evaluate_style_reports_distances_their_ratio_and_grid_texture(kit: dict[str, Path],
+                                                                      capsys: pytest.CaptureFixture) -> None:
+    photos = sorted(kit["photos"].iterdir())
+    assert main(["evaluate-style", *map(str, photos), "--style", "composition_vii", "--painting",
+                 str(kit["painting"]), "--vgg-weights", str(kit["vgg"]), "--json"]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    assert scores["style"] == "composition_vii" and scores["photos"] == len(photos)
+    assert scores["style_ratio"] == pytest.approx(scores["style_distance"] / scores["photo_style_distance"])
+    assert scores["content_distance"] > 0 and scores["grid_amplitude"] >= 0 and scores["photo_grid_amplitude"] >= 0
+
+
+def test_evaluate_style_reports_a_missing_photo_in_one_line(kit: dict[str, Path],
+                                                           capsys: pytest.CaptureFixture) -> None:
+    assert main(["evaluate-style", str(kit["root"] / "nope.jpg"), "--painting", str(kit["painting"]),
+                 "--vgg-weights", str(kit["vgg"])]) != 0
+    error = capsys.readouterr().err.strip()
+    assert "nope.jpg: no such file" in error and "\n" not in error

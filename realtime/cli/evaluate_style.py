@@ -1,4 +1,4 @@
-"""Measure a style on photos: style distance relative to the unstylized photo's, and content distance.
+"""Measure a style on photos: style distance relative to the unstylized photo's, content distance, grid texture.
 
 Needs the [train] extra (torch) and VGG-16 weights (--vgg-weights FILE, or torchvision's cached ImageNet weights).
 """
@@ -52,5 +52,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"{style.name}: style distance {scores.style_distance:.4g} vs photos' {scores.photo_style_distance:.4g} "
               f"(ratio {scores.style_ratio:.3f}); content distance {scores.content_distance:.3f}; "
+              f"grid texture {scores.grid_amplitude:.2f} grey levels (photos {scores.photo_grid_amplitude:.2f}); "
               f"{scores.photos} photos at 512 px")
     return 0

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..grid_texture import grid_amplitudes
 from ..imageio import read_rgb, resize_long_side
 from .losses import content_distance, gram, style_distance
 from .vgg import CONTENT_LAYER, STYLE_LAYERS, Features, Vgg16
@@ -19,14 +20,17 @@ EVAL_SIDE = 512
 
 @dataclass(frozen=True)
 class StyleScores:
-    """Means over the photos: the output's style distance, the unstylized photo's, their ratio, and the
-    content distance of the output to the photo."""
+    """Means over the photos: the output's style distance, the unstylized photo's, their ratio, the content
+    distance of the output to the photo, and the grid texture (largest grid amplitude over the periods, in grey
+    levels; see :mod:`framestyle.grid_texture`) of the output and of the photo."""
 
     style_distance: float
     photo_style_distance: float
     style_ratio: float
     content_distance: float
     photos: int
+    grid_amplitude: float
+    photo_grid_amplitude: float
 
 
 def to_tensor(image: np.ndarray) -> torch.Tensor:
@@ -48,16 +52,20 @@ def score_style(vgg: Vgg16, painting: np.ndarray, photos: Sequence[np.ndarray],
     if not photos:
         raise ValueError("no photos to evaluate on")
     grams = painting_grams(vgg, painting)
-    out_style, photo_style, content = [], [], []
+    out_style, photo_style, content, out_grid, photo_grid = [], [], [], [], []
     for photo in photos:
         photo = resize_long_side(photo, EVAL_SIDE)
+        stylized = stylize(photo)
+        out_grid.append(max(grid_amplitudes(stylized).values()))
+        photo_grid.append(max(grid_amplitudes(photo).values()))
         photo_features: Features = vgg(to_tensor(photo))
-        output_features: Features = vgg(to_tensor(stylize(photo)))
+        output_features: Features = vgg(to_tensor(stylized))
         out_style.append(float(style_distance(output_features, grams)))
         photo_style.append(float(style_distance(photo_features, grams)))
         content.append(float(content_distance(output_features, getattr(photo_features, CONTENT_LAYER))))
     mean_out, mean_photo = float(np.mean(out_style)), float(np.mean(photo_style))
-    return StyleScores(mean_out, mean_photo, mean_out / mean_photo, float(np.mean(content)), len(photos))
+    return StyleScores(mean_out, mean_photo, mean_out / mean_photo, float(np.mean(content)), len(photos),
+                       float(np.mean(out_grid)), float(np.mean(photo_grid)))
 
 
 def load_photos(paths: Sequence[Path]) -> list[np.ndarray]:
