@@ -17,7 +17,9 @@ $(VENV)/.runtime: $(BIN)/python pyproject.toml
 # torch is pinned to the CPU build that this workplace keeps on disk (a plain `torch` would pull a CUDA build).
 $(VENV)/.dev: $(VENV)/.runtime
 	$(BIN)/pip install --quiet 'torch==2.13.0'
-	$(BIN)/pip install --quiet -e '.[cpu,train,test]'
+	$(BIN)/pip install --quiet -e '.[cpu,train,test,faces]'
+	# The face detector of the face-survival measure, without its pins (torch<2.3, numpy<2): see pyproject's [faces].
+	$(BIN)/pip install --quiet --no-deps 'facenet-pytorch==2.6.0'
 	touch $@
 
 ## Stylize the bundled sample clip (with its sound) in the default style: writes out/demo.mp4.

@@ -28,7 +28,8 @@ def recipe_arguments(recipe: dict, data: Path, vgg: Path, out: Path, max_minutes
             "--content", *map(str, content), "--validation", *map(str, validation),
             "--video", *(str(data / v) for v in recipe["videos"])]
     for key in ("steps", "crop", "batch", "style_weight", "stability_weight", "seed", "title", "artist", "year",
-                "credit", "licence", "arch", "tv_weight", "lr", "grid_weight"):
+                "credit", "licence", "arch", "tv_weight", "lr", "grid_weight", "face_weight",
+                "video_every", "content_weight"):
         if key in recipe:
             args += [f"--{key.replace('_', '-')}", str(recipe[key])]
     if "width" in recipe:

@@ -1,6 +1,8 @@
-"""Measure a style on photos: style distance relative to the unstylized photo's, content distance, grid texture.
+"""Measure a style on photos: style distance relative to the unstylized photo's, content distance, grid texture,
+and (with --faces) face survival on videos or pictures with people.
 
-Needs the [train] extra (torch) and VGG-16 weights (--vgg-weights FILE, or torchvision's cached ImageNet weights).
+Needs the [train] extra (torch) and VGG-16 weights (--vgg-weights FILE, or torchvision's cached ImageNet weights);
+--faces also needs facenet-pytorch (pip install --no-deps facenet-pytorch==2.6.0).
 """
 
 from __future__ import annotations
@@ -23,12 +25,16 @@ def register(parser: argparse.ArgumentParser) -> None:
                         "in --paintings)")
     parser.add_argument("--paintings", type=Path, default=Path("."), help="folder holding the card's painting file")
     parser.add_argument("--vgg-weights", type=Path, help="VGG-16 features state dict (torchvision layout)")
+    parser.add_argument("--faces", type=Path, nargs="+", default=[], metavar="VIDEO|PICTURE|FOLDER",
+                        help="also measure face survival on these, stylized as stylize video / stylize image do "
+                        "with default settings")
     parser.add_argument("--json", action="store_true")
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        from ..train.evaluate import load_photos, score_style
+        from ..train.evaluate import face_survival, load_photos, score_style
+        from ..train.faces import FaceDetector
         from ..train.vgg import load_vgg
     except ImportError as error:
         raise MissingExtraError(f"evaluate-style needs the [train] extra ({error.name} is missing): "
@@ -43,15 +49,31 @@ def run(args: argparse.Namespace) -> int:
     for path in [painting, *args.images]:
         if not path.is_file():
             raise InputError(f"{path}: no such file")
+    for path in args.faces:
+        if not path.exists():
+            raise InputError(f"{path}: no such file or folder")
+    detector = None
+    if args.faces:
+        try:
+            detector = FaceDetector()
+        except ImportError as error:
+            raise MissingExtraError(str(error)) from error
     if args.vgg_weights is not None and not args.vgg_weights.is_file():
         raise InputError(f"{args.vgg_weights}: no such file")
     engine = StyleEngine(style, EngineOptions(device="cpu"))
     scores = score_style(load_vgg(args.vgg_weights), read_rgb(painting), load_photos(args.images), engine)
+    faces = face_survival(args.style or style.name, args.faces, detector) if detector else None
     if args.json:
-        print(json.dumps({"style": style.name, **asdict(scores)}, indent=2))
-    else:
-        print(f"{style.name}: style distance {scores.style_distance:.4g} vs photos' {scores.photo_style_distance:.4g} "
-              f"(ratio {scores.style_ratio:.3f}); content distance {scores.content_distance:.3f}; "
-              f"grid texture {scores.grid_amplitude:.2f} grey levels (photos {scores.photo_grid_amplitude:.2f}); "
-              f"{scores.photos} photos at 512 px")
+        report: dict[str, object] = {"style": style.name, **asdict(scores)}
+        if faces is not None:
+            report["face_survival"] = {"kept": faces.kept, "total": faces.total, "share": faces.share}
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"{style.name}: style distance {scores.style_distance:.4g} vs photos' {scores.photo_style_distance:.4g} "
+          f"(ratio {scores.style_ratio:.3f}, mean of per-photo ratios); content distance "
+          f"{scores.content_distance:.3f}; grid texture {scores.grid_amplitude:.2f} grey levels "
+          f"(photos {scores.photo_grid_amplitude:.2f}); {scores.photos} photos at 512 px")
+    if faces is not None:
+        share = f"{faces.share:.0%}" if faces.share is not None else "no face in the input"
+        print(f"{style.name}: faces kept {faces.kept}/{faces.total} ({share})")
     return 0

@@ -36,6 +36,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stability-weight", type=float, default=20.0, help="0 trains without the stability loss")
     parser.add_argument("--grid-weight", type=float, default=0.0,
                         help="weight of the loss against patterns locked to the pixel grid (default 0: off)")
+    parser.add_argument("--face-weight", type=float, default=0.0,
+                        help="extra content weight on the faces a detector finds in the training images (default 0: "
+                        "off; needs facenet-pytorch)")
+    parser.add_argument("--video-every", type=int, default=8, metavar="N",
+                        help="take every N-th frame of the --video clips (default 8)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--vgg-weights", type=Path, help="VGG-16 features state dict (torchvision layout); "
                         "default: torchvision's ImageNet weights")
@@ -67,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
         validation=list(args.validation), arch=args.arch, width=tuple(args.width), blocks=args.blocks,
         detail=args.detail, steps=args.steps, batch=args.batch, crop=args.crop, learning_rate=args.lr,
         content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight,
-        stability_weight=args.stability_weight, grid_weight=args.grid_weight,
+        stability_weight=args.stability_weight, grid_weight=args.grid_weight, face_weight=args.face_weight,
+        video_every=args.video_every,
         seed=args.seed, vgg_weights=args.vgg_weights, device=args.device, max_minutes=args.max_minutes,
         title=args.title, artist=args.artist, year=args.year, credit=args.credit, licence=args.licence,
     )

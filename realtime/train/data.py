@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..imageio import IMAGE_SUFFIXES, resize_long_side
+from ..imageio import IMAGE_SUFFIXES, resize_long_side, write_bytes_atomic
 
 #: Images are kept at this long side; crops are taken from randomly rescaled copies.
 STORE_SIDE = 512
@@ -38,13 +39,46 @@ def video_frames(path: Path, every: int) -> list[np.ndarray]:
     return frames
 
 
-class CropSampler:
-    """Random square crops from a pool of RGB images: random scale, position and horizontal flip."""
+def box_mask(shape: tuple[int, int], boxes: Iterable[tuple[float, float, float, float]],
+             grow: float = 0.2) -> np.ndarray:
+    """An (H, W) uint8 mask, 255 inside each (x1, y1, x2, y2) box enlarged by ``grow`` of its size on every side."""
+    mask = np.zeros(shape, np.uint8)
+    for x1, y1, x2, y2 in boxes:
+        dx, dy = (x2 - x1) * grow, (y2 - y1) * grow
+        top, bottom = max(int(y1 - dy), 0), min(int(np.ceil(y2 + dy)), shape[0])
+        left, right = max(int(x1 - dx), 0), min(int(np.ceil(x2 + dx)), shape[1])
+        mask[top:bottom, left:right] = 255
+    return mask
 
-    def __init__(self, images: list[np.ndarray], crop: int, seed: int) -> None:
+
+def face_masks(named: list[tuple[str, np.ndarray]], cache: Path) -> list[np.ndarray | None]:
+    """Masks of the faces in named images (None where there is none), from the face detector of
+    :mod:`.faces`; the boxes are kept in ``cache`` (JSON, by name) so a resumed run does not detect them again."""
+    boxes: dict[str, list[list[float]]] = json.loads(cache.read_text()) if cache.exists() else {}
+    missing = [(name, image) for name, image in named if name not in boxes]
+    if missing:
+        from .faces import AGAIN_PROBABILITY, FaceDetector
+
+        detector = FaceDetector()
+        for name, image in missing:
+            boxes[name] = [list(box) for box in detector.detect(image, AGAIN_PROBABILITY)]
+        write_bytes_atomic(cache, json.dumps(boxes).encode())
+    return [box_mask(image.shape[:2], boxes[name]) if boxes[name] else None for name, image in named]
+
+
+class CropSampler:
+    """Random square crops from a pool of RGB images: random scale, position and horizontal flip.
+
+    Each image may come with an (H, W) uint8 mask (e.g. where the faces are) that is cropped with it; crops then
+    carry it as a fourth channel in [0, 1] (zero for images without one)."""
+
+    def __init__(self, images: list[np.ndarray], crop: int, seed: int,
+                 masks: list[np.ndarray | None] | None = None) -> None:
         if not images:
             raise ValueError("no training images")
-        self.images = [torch.from_numpy(resize_long_side(im, STORE_SIDE)).permute(2, 0, 1) for im in images]
+        masks = masks or [None] * len(images)
+        self.images = [torch.from_numpy(resize_long_side(_with_mask(im, mask), STORE_SIDE)).permute(2, 0, 1)
+                       for im, mask in zip(images, masks, strict=True)]
         self.crop = crop
         self.generator = torch.Generator().manual_seed(seed)
 
@@ -52,7 +86,7 @@ class CropSampler:
         return int(torch.randint(0, max(high, 1), (1,), generator=self.generator))
 
     def sample(self, batch: int) -> torch.Tensor:
-        """A (batch, 3, crop, crop) float batch in [0, 1]."""
+        """A (batch, 4, crop, crop) float batch in [0, 1]: RGB and the mask."""
         crops = []
         for _ in range(batch):
             image = self.images[self._randint(len(self.images))].float() / 255.0
@@ -70,3 +104,10 @@ class CropSampler:
                 crop = crop.flip(-1)
             crops.append(crop)
         return torch.stack(crops).clamp(0, 1)
+
+
+def _with_mask(image: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """RGB with the mask (or zeros) as a fourth channel."""
+    if mask is None:
+        mask = np.zeros(image.shape[:2], np.uint8)
+    return np.dstack([image, mask])

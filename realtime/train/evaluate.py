@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+import io
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import av
 import numpy as np
 import torch
 
 from ..grid_texture import grid_amplitudes
-from ..imageio import read_rgb, resize_long_side
+from ..imageio import IMAGE_SUFFIXES, read_rgb, resize_long_side
+from .faces import FaceDetector, FaceSurvival
 from .losses import content_distance, gram, style_distance
 from .vgg import CONTENT_LAYER, STYLE_LAYERS, Features, Vgg16
 
@@ -20,9 +25,10 @@ EVAL_SIDE = 512
 
 @dataclass(frozen=True)
 class StyleScores:
-    """Means over the photos: the output's style distance, the unstylized photo's, their ratio, the content
-    distance of the output to the photo, and the grid texture (largest grid amplitude over the periods, in grey
-    levels; see :mod:`framestyle.grid_texture`) of the output and of the photo."""
+    """Means over the photos: the output's style distance, the unstylized photo's, the ratio of the two (computed
+    per photo, then averaged), the content distance of the output to the photo, and the grid texture (largest grid
+    amplitude over the periods, in grey levels; see :mod:`framestyle.grid_texture`) of the output and of the
+    photo."""
 
     style_distance: float
     photo_style_distance: float
@@ -63,11 +69,53 @@ def score_style(vgg: Vgg16, painting: np.ndarray, photos: Sequence[np.ndarray],
         out_style.append(float(style_distance(output_features, grams)))
         photo_style.append(float(style_distance(photo_features, grams)))
         content.append(float(content_distance(output_features, getattr(photo_features, CONTENT_LAYER))))
-    mean_out, mean_photo = float(np.mean(out_style)), float(np.mean(photo_style))
-    return StyleScores(mean_out, mean_photo, mean_out / mean_photo, float(np.mean(content)), len(photos),
-                       float(np.mean(out_grid)), float(np.mean(photo_grid)))
+    ratios = np.asarray(out_style) / np.maximum(np.asarray(photo_style), 1e-12)
+    return StyleScores(float(np.mean(out_style)), float(np.mean(photo_style)), float(np.mean(ratios)),
+                       float(np.mean(content)), len(photos), float(np.mean(out_grid)), float(np.mean(photo_grid)))
 
 
 def load_photos(paths: Sequence[Path]) -> list[np.ndarray]:
     """Read photos as RGB arrays."""
     return [read_rgb(path) for path in paths]
+
+
+def stylized_face_pairs(style: str, source: Path, work: Path) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(input, output) pairs for face survival, stylized as a user would with default settings: a video runs
+    through ``stylize video`` (every ``FRAME_STEP``-th frame is paired), a picture or a folder of pictures through
+    ``stylize image``. ``work`` is an existing folder for the stylized files."""
+    from ..cli import main
+    from .faces import FRAME_STEP
+
+    def stylize(arguments: list[str]) -> int:
+        with contextlib.redirect_stdout(io.StringIO()):  # the commands' own summary lines
+            return main(arguments)
+
+    if source.is_dir():
+        pictures = sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    elif source.suffix.lower() in IMAGE_SUFFIXES:
+        pictures = [source]
+    else:
+        output = work / f"{source.stem}.{Path(style).stem}.mp4"
+        if stylize(["video", str(source), str(output), "--style", style, "--quiet"]) != 0:
+            raise RuntimeError(f"stylize video failed on {source}")
+        with av.open(str(source)) as before, av.open(str(output)) as after:
+            inputs, outputs = before.decode(video=0), after.decode(video=0)
+            for index, (frame, stylized) in enumerate(zip(inputs, outputs, strict=True)):
+                if index % FRAME_STEP == 0:
+                    yield frame.to_ndarray(format="rgb24"), stylized.to_ndarray(format="rgb24")
+        return
+    for picture in pictures:
+        output = work / f"{picture.stem}.{Path(style).stem}.png"
+        if stylize(["image", str(picture), str(output), "--style", style]) != 0:
+            raise RuntimeError(f"stylize image failed on {picture}")
+        yield read_rgb(picture), read_rgb(output)
+
+
+def face_survival(style: str, sources: Sequence[Path], detector: FaceDetector | None = None) -> FaceSurvival:
+    """Face survival of a style over videos, pictures and folders of pictures (see :mod:`.faces`)."""
+    detector = detector or FaceDetector()
+    total = FaceSurvival(0, 0)
+    with tempfile.TemporaryDirectory(prefix="framestyle-faces-") as work:
+        for source in sources:
+            total += detector.survival(stylized_face_pairs(style, source, Path(work)))
+    return total

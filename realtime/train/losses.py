@@ -32,10 +32,16 @@ def style_distance(output: Features, target_grams: dict[str, torch.Tensor]) -> t
     return total  # type: ignore[return-value]
 
 
-def content_distance(output: Features, photo: torch.Tensor) -> torch.Tensor:
-    """Per-item ‖F(output) − F(photo)‖² / ‖F(photo)‖² at the content layer (``photo``: that layer's features)."""
+def content_distance(output: Features, photo: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Per-item ‖F(output) − F(photo)‖² / ‖F(photo)‖² at the content layer (``photo``: that layer's features).
+
+    ``weight``, an (N, 1, H, W) map at any resolution (resized to the layer's), weighs both norms per position:
+    a weight above 1 where the faces are makes the network keep them closer to the photo than the rest."""
     out, ref = getattr(output, CONTENT_LAYER), photo
-    return (out - ref).pow(2).sum(dim=(1, 2, 3)) / ref.pow(2).sum(dim=(1, 2, 3)).clamp_min(1e-12)
+    if weight is None:
+        return (out - ref).pow(2).sum(dim=(1, 2, 3)) / ref.pow(2).sum(dim=(1, 2, 3)).clamp_min(1e-12)
+    weight = F.adaptive_avg_pool2d(weight, ref.shape[-2:])
+    return ((out - ref).pow(2) * weight).sum(dim=(1, 2, 3)) / (ref.pow(2) * weight).sum(dim=(1, 2, 3)).clamp_min(1e-12)
 
 
 def total_variation(image: torch.Tensor) -> torch.Tensor:

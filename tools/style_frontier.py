@@ -1,0 +1,129 @@
+"""The quality frontier: style ratio against content distance on the validation photos, for style networks and for
+optimisation-based transfer (Gatys et al.) at several content weights, measured and plotted.
+
+Usage:
+  python tools/style_frontier.py measure --data ../shared/data \
+      --vgg-weights ../shared/weights/vgg16_features_to_relu4_3.pth --results docs/frontier.json \
+      --style composition_vii [--model LABEL=FILE.onnx ...] [--gatys 0.1 0.3 1]
+  python tools/style_frontier.py plot --results docs/frontier.json --out docs/frontier.png
+
+`measure` adds its points to the results file (kept between runs, written atomically after every point, so an
+interrupted run keeps what it measured and a rerun skips what is there). Without --model it measures the bundled
+model of --style. The photos are the recipes' validation photos, at 512 px, as `stylize evaluate-style` measures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import tomllib
+
+from framestyle.catalog import resolve_style
+from framestyle.engine import EngineOptions, StyleEngine
+from framestyle.imageio import read_rgb, write_bytes_atomic
+
+RECIPES = Path(__file__).resolve().parent.parent / "models" / "recipes"
+#: Targets of the bundled styles, drawn on the plot.
+MAX_STYLE_RATIO, MAX_CONTENT_DISTANCE = 0.45, 0.6
+
+
+def measure(args: argparse.Namespace) -> int:
+    import torch
+
+    from framestyle.train.evaluate import load_photos, painting_grams, score_style
+    from framestyle.train.optimise import optimise_picture
+    from framestyle.train.vgg import load_vgg
+
+    torch.set_num_threads(args.threads)
+    recipe = tomllib.loads((RECIPES / f"{args.style}.toml").read_text())
+    painting = read_rgb(args.data / recipe["style"])
+    photos = load_photos([args.data / "content" / name for name in recipe["validation"]])
+    vgg = load_vgg(args.vgg_weights)
+    results = json.loads(args.results.read_text()) if args.results.exists() else {}
+    points = results.setdefault(args.style, {})
+
+    def record(label: str, kind: str, stylize) -> None:  # type: ignore[no-untyped-def]
+        if label in points and not args.again:
+            print(f"{args.style} {label}: already measured", flush=True)
+            return
+        start = time.monotonic()
+        scores = score_style(vgg, painting, photos, stylize)
+        points[label] = {"kind": kind, "style_ratio": scores.style_ratio, "content_distance": scores.content_distance,
+                         "seconds": round(time.monotonic() - start, 1), "date": time.strftime("%Y-%m-%d")}
+        write_bytes_atomic(args.results, (json.dumps(results, indent=1, sort_keys=True) + "\n").encode())
+        print(f"{args.style} {label}: style ratio {scores.style_ratio:.3f}, content distance "
+              f"{scores.content_distance:.3f} ({points[label]['seconds']:.0f} s)", flush=True)
+
+    models = [item.split("=", 1) for item in args.model] or [["bundled", args.style]]
+    for label, model in models:
+        engine = StyleEngine(resolve_style(model), EngineOptions(device="cpu"))
+        record(label, "network", engine)
+    grams = painting_grams(vgg, painting)
+    for weight in args.gatys:
+        record(f"gatys cw={weight:g}", "optimisation",
+               lambda photo, w=weight: optimise_picture(vgg, photo, grams, content_weight=w, steps=args.steps))
+    return 0
+
+
+def plot(args: argparse.Namespace) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    results = json.loads(args.results.read_text())
+    styles = sorted(results)
+    columns = min(4, len(styles))
+    rows = (len(styles) + columns - 1) // columns
+    figure, axes = plt.subplots(rows, columns, figsize=(3.6 * columns, 3.3 * rows), squeeze=False)
+    markers = {"network": "o", "optimisation": "s"}
+    for axis, style in zip(axes.flat, styles, strict=False):
+        for label, point in sorted(results[style].items()):
+            axis.scatter(point["content_distance"], point["style_ratio"], marker=markers[point["kind"]], s=28,
+                         color="tab:blue" if point["kind"] == "network" else "tab:orange")
+            axis.annotate(label, (point["content_distance"], point["style_ratio"]), fontsize=6,
+                          xytext=(3, 3), textcoords="offset points")
+        axis.axvline(MAX_CONTENT_DISTANCE, color="grey", lw=0.6, ls="--")
+        axis.axhline(MAX_STYLE_RATIO, color="grey", lw=0.6, ls="--")
+        axis.set_title(style, fontsize=9)
+        axis.set_xlabel("content distance (relu2_2)", fontsize=7)
+        axis.set_ylabel("style ratio", fontsize=7)
+        axis.tick_params(labelsize=6)
+        axis.set_xlim(left=0)
+        axis.set_ylim(bottom=0)
+    for axis in list(axes.flat)[len(styles):]:
+        axis.axis("off")
+    figure.suptitle("Style ratio against content distance (lower left is better; dashed: the targets). "
+                    "Circles: networks; squares: optimisation (Gatys et al.)", fontsize=8)
+    figure.tight_layout()
+    figure.savefig(args.out, dpi=110)
+    print(args.out)
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    m = commands.add_parser("measure", help="measure networks and optimisation on one style")
+    m.add_argument("--data", type=Path, required=True, help="the data kit (styles/ and content/)")
+    m.add_argument("--vgg-weights", type=Path, required=True)
+    m.add_argument("--results", type=Path, required=True, help="JSON file the points are added to")
+    m.add_argument("--style", required=True, help="a recipe name in models/recipes")
+    m.add_argument("--model", nargs="*", default=[], metavar="LABEL=FILE.onnx")
+    m.add_argument("--gatys", nargs="*", type=float, default=[], metavar="CONTENT_WEIGHT")
+    m.add_argument("--steps", type=int, default=150, help="Adam steps of the optimisation (default 150)")
+    m.add_argument("--threads", type=int, default=2)
+    m.add_argument("--again", action="store_true", help="measure points that are already in the results")
+    p = commands.add_parser("plot", help="draw the results")
+    p.add_argument("--results", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    return measure(args) if args.command == "measure" else plot(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
