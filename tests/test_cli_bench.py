@@ -33,6 +33,21 @@ def test_table_names_the_frames_in_flight(tmp_path: Path, capsys: pytest.Capture
     assert "in flight fps" in out and "64x48" in out
 
 
+def test_video_times_the_whole_job_on_a_generated_clip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    model = write_invert_model(tmp_path / "invert.onnx")
+    assert main(["bench", "--style", str(model), "--size", "64x48", "--frames", "5", "--device", "cpu",
+                 "--video", "--json"]) == 0
+    video = json.loads(capsys.readouterr().out)["video"]
+    assert video["frames"] == 12 * 24 and video["fps"] > 0 and "generated 64x48" in video["clip"]
+
+
+def test_video_names_a_missing_clip_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    model = write_invert_model(tmp_path / "invert.onnx")
+    assert main(["bench", "--style", str(model), "--size", "64x48", "--frames", "5", "--video",
+                 str(tmp_path / "nope.mp4")]) == 2
+    assert "nope.mp4: no such file" in capsys.readouterr().err
+
+
 def test_too_few_frames_is_one_clear_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "--frames", "2"]) == 2
     err = capsys.readouterr().err
