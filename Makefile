@@ -34,9 +34,9 @@ test: $(VENV)/.dev
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 
-## Network and pipeline speed at 640x360 and 1280x720.
+## Network and pipeline speed at the sizes of the README's speed table.
 bench: $(VENV)/.runtime
-	$(BIN)/stylize bench --size 640x360 1280x720
+	$(BIN)/stylize bench --size 640x360 1280x720 1920x1080
 
 clean:
 	rm -rf $(VENV) out build dist *.egg-info
