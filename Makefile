@@ -14,7 +14,8 @@ $(VENV)/.runtime: $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet -e '.[cpu]'
 	touch $@
 
-# torch is pinned to the CPU build that this workplace keeps on disk (a plain `torch` would pull a CUDA build).
+# torch (training and its tests only) is pinned to 2.13.0, the CPU build the bundled models were trained and exported
+# with (their cards say so); an unpinned `torch` would pull a CUDA build, gigabytes the CPU-only training never uses.
 $(VENV)/.dev: $(VENV)/.runtime
 	$(BIN)/pip install --quiet 'torch==2.13.0'
 	$(BIN)/pip install --quiet -e '.[cpu,train,test,faces]'
@@ -35,9 +36,9 @@ test: $(VENV)/.dev
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 
-## Network and pipeline speed at 640x360 and 1280x720.
+## Network and pipeline speed at the sizes of the README's speed table.
 bench: $(VENV)/.runtime
-	$(BIN)/stylize bench --size 640x360 1280x720
+	$(BIN)/stylize bench --size 640x360 1280x720 1920x1080
 
 clean:
 	rm -rf $(VENV) out build dist *.egg-info

@@ -7,19 +7,32 @@ import tempfile
 from pathlib import Path
 
 import cv2
+import imagesize
 import numpy as np
 
 from .errors import InputError, OutputError
+from .limits import frame_size_problem
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
 
 def read_image(path: Path) -> np.ndarray:
-    """An image as uint8: (H, W, 3) RGB, (H, W, 4) RGBA when it has alpha, or (H, W) grey."""
+    """An image as uint8: (H, W, 3) RGB, (H, W, 4) RGBA when it has alpha, or (H, W) grey.
+
+    The size the file's header declares is checked before decoding, so a huge or forged header is refused with an
+    :class:`InputError` instead of an allocation of gigabytes.
+    """
     if not path.is_file():
         raise InputError(f"{path}: no such file")
+    width, height = declared_size(path)
+    problem = frame_size_problem(width, height) if width > 0 and height > 0 else None
+    if problem:
+        raise InputError(f"{path}: the header declares {problem}")
     data = np.fromfile(path, dtype=np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    try:
+        image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    except cv2.error as error:  # a format the header check does not know, declaring a size over OpenCV's limit
+        raise InputError(f"{path}: OpenCV cannot decode it ({error.err})") from error
     if image is None:
         raise InputError(f"{path}: not an image OpenCV can read")
     if image.dtype != np.uint8:
@@ -30,6 +43,12 @@ def read_image(path: Path) -> np.ndarray:
     if image.shape[2] == 4:
         return cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA)
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def declared_size(path: Path) -> tuple[int, int]:
+    """The width and height an image file's header declares, read without decoding; (-1, -1) when the format is
+    unknown or the header is unreadable."""
+    return imagesize.get(path, exif_rotation=False)
 
 
 def read_rgb(path: Path) -> np.ndarray:

@@ -15,10 +15,8 @@ from .errors import InputError
 from .imageio import resize_long_side
 from .kernels.blend import blend_strength, preserve_color
 from .kernels.upsample import guided_upsample
+from .limits import frame_size_problem
 from .temporal import DEFAULT_TEMPORAL, TemporalFilter
-
-#: Frames larger than this on either side are refused (a 16K frame is 15360 wide).
-MAX_FRAME_SIDE = 16384
 
 
 class Stylizer:
@@ -121,5 +119,6 @@ def check_frame(frame: np.ndarray) -> None:
     if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
         raise InputError(f"expected an (H, W, 3) uint8 RGB frame, got {frame.dtype} {frame.shape}")
     h, w = frame.shape[:2]
-    if min(h, w) < 1 or max(h, w) > MAX_FRAME_SIDE:
-        raise InputError(f"frame size {w}x{h} is outside 1..{MAX_FRAME_SIDE} pixels a side")
+    problem = frame_size_problem(w, h)
+    if problem:
+        raise InputError(f"a frame of {problem}")

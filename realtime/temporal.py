@@ -5,8 +5,8 @@ input frame, then blended into the current stylization with ``weight · confiden
 the warp cannot be trusted: pixels whose warped input does not match the current input in colour (occlusions,
 disocclusions and flow errors show up there), motion boundaries, pixels whose source left the frame. So moving
 objects leave no trail. A forward-backward flow check is not used: it doubled the flow's cost and, behind the colour
-check, removed more trustworthy pixels than ghosts (measured in the README). Motion and confidence are computed on
-frames downscaled to ``flow_side`` pixels (the motion on grey, with DIS); only the warp and the blend run at full
+check, removed more trustworthy pixels than ghosts (measured in docs/temporal.md). Motion and confidence are computed
+on frames downscaled to ``flow_side`` pixels (the motion on grey, with DIS); only the warp and the blend run at full
 resolution. A scene cut (the warped previous input far worse than usual) restarts the smoothing.
 """
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import struct
+import zlib
 from pathlib import Path
 
 import cv2
@@ -24,6 +26,22 @@ def model(tmp_path: Path) -> Path:
 def picture(channels: int, seed: int = 0) -> np.ndarray:
     shape = (37, 53) if channels == 1 else (37, 53, channels)
     return np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
+
+
+def forged_png(width: int, height: int) -> bytes:
+    """A valid PNG of a few bytes whose header claims ``width`` x ``height`` RGB pixels."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    header = chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+    return b"\x89PNG\r\n\x1a\n" + header + chunk(b"IDAT", zlib.compress(b"\0" * 8)) + chunk(b"IEND", b"")
+
+
+def forged_jpeg(width: int, height: int) -> bytes:
+    """An 8x8 JPEG whose start-of-frame header is changed to claim ``width`` x ``height`` pixels."""
+    data = bytearray(cv2.imencode(".jpg", picture(3)[:8, :8])[1].tobytes())
+    start_of_frame = data.find(b"\xff\xc0")
+    struct.pack_into(">HH", data, start_of_frame + 5, height, width)
+    return bytes(data)
 
 
 def test_one_picture(tmp_path: Path, model: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -64,7 +82,7 @@ def test_a_folder_of_pictures_into_another_folder(tmp_path: Path, model: Path,
     (inputs / "broken.png").write_bytes(b"not a picture")
     (inputs / "notes.txt").write_text("ignored")
     before = {name: (inputs / name).read_bytes() for name in os.listdir(inputs)}
-    assert main(["image", str(inputs), str(tmp_path / "out"), "--style", str(model)]) == 1  # one was skipped
+    assert main(["image", str(inputs), str(tmp_path / "out"), "--style", str(model)]) == 2  # one was skipped
     captured = capsys.readouterr()
     assert "3 pictures written, 1 skipped" in captured.out
     assert "skipped:" in captured.err and "broken.png" in captured.err
@@ -78,6 +96,19 @@ def test_a_folder_of_pictures_into_another_folder(tmp_path: Path, model: Path,
     assert {name: (inputs / name).read_bytes() for name in os.listdir(inputs)} == before
 
 
+def test_a_folder_run_names_the_picture_with_a_huge_header_and_writes_the_others(
+        tmp_path: Path, model: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    write_image(inputs / "a.png", picture(3))
+    (inputs / "huge.png").write_bytes(forged_png(60000, 60000))
+    assert main(["image", str(inputs), str(tmp_path / "out"), "--style", str(model)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1 and "huge.png: the header declares 60000x60000 pixels" in captured.err
+    assert "1 pictures written, 1 skipped" in captured.out
+    assert sorted(os.listdir(tmp_path / "out")) == ["a.png"]
+
+
 @pytest.mark.parametrize(("case", "message"), [
     ("missing", "no such file"),
     ("not a picture", "not an image"),
@@ -87,6 +118,9 @@ def test_a_folder_of_pictures_into_another_folder(tmp_path: Path, model: Path,
     ("bad suffix", "not a picture name"),
     ("unknown style", "unknown style"),
     ("missing folder", "cannot write here"),
+    ("huge png header", "huge.png: the header declares 60000x60000 pixels, over the limit of 16384 pixels a side"),
+    ("huge jpeg header", "huge.jpg: the header declares 12000x12000 pixels, over the limit of 16384 pixels a side "
+                         "and 134,217,728 pixels in all"),
 ])
 def test_bad_input_gets_one_clear_line_and_overwrites_nothing(tmp_path: Path, model: Path, case: str, message: str,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
@@ -95,6 +129,8 @@ def test_bad_input_gets_one_clear_line_and_overwrites_nothing(tmp_path: Path, mo
     (tmp_path / "pictures").mkdir()
     write_image(tmp_path / "pictures" / "p.png", picture(3))
     (tmp_path / "empty").mkdir()
+    (tmp_path / "huge.png").write_bytes(forged_png(60000, 60000))
+    (tmp_path / "huge.jpg").write_bytes(forged_jpeg(12000, 12000))
     args = {
         "missing": [str(tmp_path / "nope.png"), str(tmp_path / "out.png")],
         "not a picture": [str(tmp_path / "notes.png"), str(tmp_path / "out.png")],
@@ -104,6 +140,8 @@ def test_bad_input_gets_one_clear_line_and_overwrites_nothing(tmp_path: Path, mo
         "bad suffix": [str(tmp_path / "in.png"), str(tmp_path / "out.txt")],
         "unknown style": [str(tmp_path / "in.png"), str(tmp_path / "out.png"), "--style", "no_such_style"],
         "missing folder": [str(tmp_path / "in.png"), str(tmp_path / "nowhere" / "out.png")],
+        "huge png header": [str(tmp_path / "huge.png"), str(tmp_path / "out.png")],
+        "huge jpeg header": [str(tmp_path / "huge.jpg"), str(tmp_path / "out.png")],
     }[case]
     style = [] if "--style" in args else ["--style", str(model)]
     snapshot = {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()}

@@ -9,8 +9,8 @@ import av
 import numpy as np
 import pytest
 
+from framestyle import limits
 from framestyle.errors import InputError
-from framestyle.media import reader as reader_module
 from framestyle.media.reader import Frame, TruncatedInputError, VideoReader
 
 from .media_samples import (
@@ -111,10 +111,18 @@ def test_a_video_stream_without_frames_is_an_input_error(tmp_path: Path) -> None
         VideoReader(make_silent_video_stream(tmp_path / "silent.mkv"))
 
 
-def test_an_absurd_size_is_refused_before_decoding(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(reader_module, "MAX_FRAME_SIDE", 32)
-    with pytest.raises(InputError, match=r"64x48 is outside 1\.\.32"):
+def test_a_side_over_the_limit_is_refused_before_decoding(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(limits, "MAX_FRAME_SIDE", 32)
+    with pytest.raises(InputError, match=r"declares frames of 64x48 pixels, over the limit of 32 pixels a side"):
         VideoReader(make_video(tmp_path / "big.mp4", frames=2))
+
+
+def test_an_absurd_declared_frame_size_is_refused_before_decoding(tmp_path: Path) -> None:
+    path = tmp_path / "absurd.y4m"  # a raw stream whose header declares 16000x16000 frames (256 million pixels)
+    path.write_bytes(b"YUV4MPEG2 W16000 H16000 F25:1 Ip A1:1 C420jpeg\nFRAME\n" + bytes(64))
+    with pytest.raises(InputError, match=r"absurd\.y4m: the video stream declares frames of 16000x16000 pixels, "
+                       r"over the limit of 16384 pixels a side and 134,217,728 pixels in all"):
+        VideoReader(path)
 
 
 def test_an_mp4_cut_in_half_without_its_index_does_not_open(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""The built wheel installs one import root, carries the bundled models, and its CLI runs from it."""
+"""The built wheel installs one import root, carries the bundled models and their recipes, builds without a packaging
+warning, and its CLI runs from it."""
 
 from __future__ import annotations
 
@@ -14,21 +15,34 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The wheel built from the checkout, and what the build printed."""
     out = tmp_path_factory.mktemp("wheel")
     result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out), str(ROOT)],
                             capture_output=True, text=True)
     if result.returncode != 0:
         pytest.fail(f"pip wheel failed: {result.stderr[-2000:]}")
     (path,) = out.glob("framestyle-*.whl")
-    return path
+    return path, result.stdout + result.stderr
 
 
-def test_wheel_holds_only_the_framestyle_root_and_the_models(wheel: Path) -> None:
+@pytest.fixture(scope="module")
+def wheel(build: tuple[Path, str]) -> Path:
+    return build[0]
+
+
+def test_build_prints_no_packaging_warning(build: tuple[Path, str]) -> None:
+    assert "absent from the `packages` configuration" not in build[1]
+
+
+def test_wheel_holds_only_the_framestyle_root_the_models_and_recipes(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     roots = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
     assert roots == {"framestyle"}
     assert "framestyle/models/starry_night.onnx" in names
+    cards = {Path(name).stem for name in names if name.startswith("framestyle/models/") and name.endswith(".json")}
+    recipes = {Path(name).stem for name in names if name.startswith("framestyle/models/recipes/")}
+    assert "starry_night" in cards and cards <= recipes
     assert any(name.startswith("framestyle/kernels/") for name in names)
 
 

@@ -1,8 +1,8 @@
-"""Frames/s of our network against the Johnson et al. reference network, in one run, in ONNX Runtime on the CPU.
+"""Frames/s of framestyle's network against the Johnson et al. reference network in one run, in ONNX Runtime on the CPU.
 
 Usage: python tools/bench_models.py [--style NAME] [--sizes 640x360 1280x720] [--runs 20] [--json]
 Needs the [train] extra to export the reference network (its speed does not depend on its weights, so it is
-exported with random weights); our network is the bundled style's ONNX file, as users run it.
+exported with random weights); framestyle's network is the bundled style's ONNX file, as users run it.
 """
 
 from __future__ import annotations

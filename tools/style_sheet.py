@@ -1,6 +1,9 @@
 """Save a picture of photos stylized by each style: a row per photo, the photo first, then one column per style.
 
 Usage: python tools/style_sheet.py OUT.png PHOTO [PHOTO ...] [--styles NAME|FILE.onnx ...] [--height 240]
+    [--columns N]
+
+With ``--columns N`` each photo's tiles wrap into rows of N (a grid instead of one long row).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ def main() -> int:
     parser.add_argument("--styles", nargs="*", help="default: every bundled style")
     parser.add_argument("--height", type=int, default=240, help="height of each tile")
     parser.add_argument("--side", type=int, default=512, help="long side the photos are stylized at")
+    parser.add_argument("--columns", type=int, default=0, help="tiles per row (default: all of a photo's)")
     args = parser.parse_args()
     styles = [resolve_style(s) for s in args.styles] if args.styles else bundled_styles()
     engines = [StyleEngine(style, EngineOptions(device="cpu")) for style in styles]
@@ -41,7 +45,9 @@ def main() -> int:
         stylized = [label(engine(photo), style.name) for style, engine in zip(styles, engines, strict=True)]
         tiles = [label(photo, path.stem), *stylized]
         width = round(photo.shape[1] * args.height / photo.shape[0])
-        rows.append(np.hstack([cv2.resize(t, (width, args.height), interpolation=cv2.INTER_AREA) for t in tiles]))
+        tiles = [cv2.resize(t, (width, args.height), interpolation=cv2.INTER_AREA) for t in tiles]
+        columns = args.columns or len(tiles)
+        rows += [np.hstack(tiles[start:start + columns]) for start in range(0, len(tiles), columns)]
     widest = max(row.shape[1] for row in rows)
     rows = [np.pad(row, ((0, 0), (0, widest - row.shape[1]), (0, 0))) for row in rows]
     write_image(args.out, np.vstack(rows))

@@ -79,4 +79,4 @@ def _run_folder(folder: Path, output: Path, args: argparse.Namespace) -> int:
             continue
         write_image(output / picture.name, stylize_picture(stylizer, image))
     print(f"{output}: {len(pictures) - skipped} pictures written" + (f", {skipped} skipped" if skipped else ""))
-    return 1 if skipped else 0
+    return 2 if skipped else 0

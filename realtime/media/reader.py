@@ -13,7 +13,7 @@ import numpy as np
 from av.sidedata.sidedata import Type as SideDataType
 
 from framestyle.errors import InputError
-from framestyle.stylizer import MAX_FRAME_SIDE
+from framestyle.limits import frame_size_problem
 
 
 class TruncatedInputError(InputError):
@@ -89,9 +89,9 @@ class VideoReader:
         if not self._container.streams.video:
             raise InputError(f"{self.path}: no video stream in this file")
         stream = self._container.streams.video[0]
-        width, height = stream.codec_context.width, stream.codec_context.height
-        if not (1 <= width <= MAX_FRAME_SIDE and 1 <= height <= MAX_FRAME_SIDE):
-            raise InputError(f"{self.path}: video size {width}x{height} is outside 1..{MAX_FRAME_SIDE} pixels a side")
+        problem = frame_size_problem(stream.codec_context.width, stream.codec_context.height)
+        if problem:
+            raise InputError(f"{self.path}: the video stream declares frames of {problem}")
         if self._decoder_threads:
             stream.codec_context.thread_count = self._decoder_threads
         else:
