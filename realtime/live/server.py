@@ -35,6 +35,8 @@ _STATIC = resources.files("framestyle.live") / "static"
 _TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".jpg": "image/jpeg",
           ".png": "image/png", ".svg": "image/svg+xml"}
 _THUMB_HEIGHT = 72
+#: Seconds a page's peer has to connect after its offer was answered before its place is freed.
+CONNECT_SECONDS = 20.0
 
 
 @dataclass
@@ -148,6 +150,8 @@ class LiveServer:
         except (ValueError, KeyError, TypeError):
             return _refusal(400, "the offer must be JSON with sdp, type and optional style, strength, temporal")
         settings.check()
+        if "m=video" not in offer.sdp:
+            return _refusal(400, "the WebRTC offer could not be answered: it sends no video")
         if len(self.pages) >= self.config.max_pages:
             return _refusal(503, f"this server already serves {len(self.pages)} page"
                             f"{'s' if len(self.pages) != 1 else ''}, its limit (stylize live --max-pages); "
@@ -165,7 +169,8 @@ class LiveServer:
         except Exception as error:  # a malformed SDP: aiortc raises ValueError and friends
             await self._close(page, "its offer was refused")
             return _refusal(400, f"the WebRTC offer could not be answered: {error}")
-        self.report(f"page {page.number} connected ({len(self.pages)}/{self.config.max_pages}); "
+        asyncio.ensure_future(self._expect_connection(page))
+        self.report(f"page {page.number} answered ({len(self.pages)}/{self.config.max_pages}); "
                     f"style {settings.style}")
         return web.json_response({"sdp": page.pc.localDescription.sdp, "type": page.pc.localDescription.type,
                                   "page": page.number})
@@ -234,6 +239,12 @@ class LiveServer:
                 "fps": round(fps, 1), "server_ms": round(stats.server_ms, 1), "received": stats.received,
                 "stylized": stats.stylized, "dropped": stats.dropped, "width": stats.size[0],
                 "height": stats.size[1]}}))
+
+    async def _expect_connection(self, page: Page) -> None:
+        """Free the place of a page whose peer never connects (a closed tab, a blocked network)."""
+        await asyncio.sleep(CONNECT_SECONDS)
+        if page.pc.connectionState != "connected":
+            await self._close(page, f"did not connect within {CONNECT_SECONDS:.0f} s")
 
     async def _close(self, page: Page, why: str) -> None:
         if self.pages.pop(page.number, None) is None:

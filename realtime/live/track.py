@@ -1,9 +1,10 @@
 """``StylizedTrack``: the stylized video track sent back to one browser page.
 
-A pump task takes every frame the browser's track delivers and keeps only the newest; ``recv`` (called by the
-WebRTC sender whenever it is ready for a frame) stylizes that newest frame in a worker thread and returns it with
-the incoming frame's timestamp. A frame replaced before it was taken is dropped and counted, never queued, so on a
-slow machine the frame rate falls and the latency stays flat.
+A pump task takes every frame the browser's track delivers and keeps only the newest; a stylizing task stylizes
+that newest frame in a worker thread, again and again, and keeps only the newest result; ``recv`` (called by the
+WebRTC sender whenever it is ready for a frame) returns that result with the incoming frame's timestamp. So the
+network runs while the sender encodes the previous frame, and a frame replaced before it was taken, at either
+step, is dropped and counted, never queued: on a slow machine the frame rate falls and the latency stays flat.
 """
 
 from __future__ import annotations
@@ -79,7 +80,11 @@ class StylizedTrack(MediaStreamTrack):
         self._latest: tuple[av.VideoFrame, float] | None = None
         self._arrived = asyncio.Event()
         self._source_ended = False
+        self._output: tuple[av.VideoFrame, float] | None = None
+        self._ready = asyncio.Event()
+        self._stylizer_ended = False
         self._pump = asyncio.ensure_future(self._take_frames())
+        self._work = asyncio.ensure_future(self._stylize_frames())
 
     async def _take_frames(self) -> None:
         """Keep the newest incoming frame; count the ones replaced before they were stylized."""
@@ -97,29 +102,49 @@ class StylizedTrack(MediaStreamTrack):
             self._source_ended = True
             self._arrived.set()
 
+    async def _stylize_frames(self) -> None:
+        """Stylize the newest incoming frame, over and over, into the output slot (a result ``recv`` has not taken
+        when the next is ready is dropped), so the network runs while the sender encodes the previous frame."""
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                while self._latest is None:
+                    if self._source_ended:
+                        return
+                    self._arrived.clear()
+                    await self._arrived.wait()
+                frame, arrived = self._latest
+                self._latest = None
+                if self._pending is not None:  # between frames: the stylizer is not in use
+                    stylizer, settings = self._pending
+                    self._pending = None
+                    stylizer.strength = settings.strength
+                    stylizer.set_temporal(settings.temporal)
+                    self._stylizer = stylizer
+                image = await loop.run_in_executor(None, self._stylize, self._stylizer, frame)
+                out = av.VideoFrame.from_ndarray(image, format="rgb24")
+                out.pts, out.time_base = frame.pts, frame.time_base
+                if self._output is not None:
+                    self.stats.dropped += 1
+                self._output = (out, arrived)
+                self._ready.set()
+        finally:
+            self._stylizer_ended = True
+            self._ready.set()
+
     async def recv(self) -> av.VideoFrame:
-        """The newest incoming frame, stylized, with its timestamp."""
-        while self._latest is None:
-            if self._source_ended or self.readyState != "live":
+        """The newest stylized frame, with its incoming timestamp."""
+        while self._output is None:
+            if self._stylizer_ended or self.readyState != "live":
                 self.stop()
                 raise MediaStreamError
-            self._arrived.clear()
-            await self._arrived.wait()
-        frame, arrived = self._latest
-        self._latest = None
-        if self._pending is not None:  # between frames: the stylizer is not in use
-            stylizer, settings = self._pending
-            self._pending = None
-            stylizer.strength = settings.strength
-            stylizer.set_temporal(settings.temporal)
-            self._stylizer = stylizer
-        stylizer = self._stylizer
-        image = await asyncio.get_running_loop().run_in_executor(None, self._stylize, stylizer, frame)
-        out = av.VideoFrame.from_ndarray(image, format="rgb24")
-        out.pts, out.time_base = frame.pts, frame.time_base
+            self._ready.clear()
+            await self._ready.wait()
+        out, arrived = self._output
+        self._output = None
         self.stats.stylized += 1
         self.stats.server_ms = 1000 * (time.monotonic() - arrived)
-        self.stats.size = (frame.width, frame.height)
+        self.stats.size = (out.width, out.height)
         return out
 
     def _stylize(self, stylizer: Stylizer, frame: av.VideoFrame) -> np.ndarray:
@@ -142,5 +167,6 @@ class StylizedTrack(MediaStreamTrack):
         """End the track and its pump."""
         super().stop()
         self._pump.cancel()
+        self._work.cancel()
         with contextlib.suppress(Exception):
             self.source.stop()

@@ -7,7 +7,7 @@ const token = query.get("token") || "";
 const $ = (id) => document.getElementById(id);
 const live = (window.live = {
   state: "starting", error: null, applied: null, serverStats: null, shown: 0, frameTimes: [],
-  latencies: [], localStamps: 0, remoteStamps: 0, snapshots: 0,
+  latencies: [], localTimes: [], localStamps: 0, remoteStamps: 0, snapshots: 0,
 });
 const HISTORY = 20000; // samples kept for the readout and the benchmark
 let pc = null, channel = null, lastStats = 0, styleRequested = null;
@@ -70,13 +70,18 @@ function readStamp(video) {
 
 // --- per-frame callbacks: frames/s shown, and glass-to-glass latency when the camera carries a stamp -----------
 const localShown = new Map(); // stamp -> when its camera frame was shown
+const MATCH_MS = 4000;
 
 function keep(list, item) { list.push(item); if (list.length > HISTORY) list.splice(0, list.length - HISTORY); }
 
 function watchLocal(video) {
   const onFrame = (now, meta) => {
     const stamp = readStamp(video);
-    if (stamp !== null) { localShown.set(stamp, meta.expectedDisplayTime); live.localStamps++; }
+    if (stamp !== null) {
+      localShown.set(stamp, meta.expectedDisplayTime);
+      live.localStamps++;
+      keep(live.localTimes, meta.expectedDisplayTime);
+    }
     video.requestVideoFrameCallback(onFrame);
   };
   video.requestVideoFrameCallback(onFrame);
@@ -87,9 +92,11 @@ function watchRemote(video) {
     live.shown++;
     keep(live.frameTimes, meta.expectedDisplayTime);
     const stamp = readStamp(video);
-    if (stamp !== null && localShown.has(stamp)) {
+    // a stamp comes back within MATCH_MS of its camera frame, or it is from an earlier loop of a test clip
+    const latency = stamp === null ? null : meta.expectedDisplayTime - (localShown.get(stamp) ?? -Infinity);
+    if (latency !== null && latency < MATCH_MS) {
       live.remoteStamps++;
-      keep(live.latencies, [meta.expectedDisplayTime, meta.expectedDisplayTime - localShown.get(stamp), stamp]);
+      keep(live.latencies, [meta.expectedDisplayTime, latency, stamp]);
     }
     video.requestVideoFrameCallback(onFrame);
   };
