@@ -113,9 +113,11 @@ def live_server(*args: str, env: dict[str, str] | None = None) -> Iterator[tuple
                 process.wait()
 
 
-def launch(playwright: Any, camera: Path | None, extra: list[str] | None = None) -> Any:
-    """Debian's Chromium with a fake camera playing ``camera`` (a Y4M file; None: Chromium's own pattern)."""
-    flags = [*BROWSER_FLAGS, *(extra or [])]
+def launch(playwright: Any, camera: Path | None, extra: list[str] | None = None, allow_camera: bool = True) -> Any:
+    """Debian's Chromium with a fake camera playing ``camera`` (a Y4M file; None: Chromium's own pattern);
+    without ``allow_camera`` the camera permission is refused, as a user can."""
+    flags = [flag for flag in BROWSER_FLAGS if allow_camera or flag != "--use-fake-ui-for-media-stream"]
+    flags += extra or []
     if camera is not None:
         flags.append(f"--use-file-for-fake-video-capture={camera}")
     return playwright.chromium.launch(executable_path=shutil.which("chromium"), args=flags, headless=True)

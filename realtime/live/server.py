@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import hmac
 import json
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -58,6 +59,7 @@ class Page:
 
     number: int
     pc: RTCPeerConnection
+    key: str = field(default_factory=lambda: secrets.token_urlsafe(12))
     track: StylizedTrack | None = None
     opened: float = field(default_factory=time.monotonic)
 
@@ -77,7 +79,8 @@ class LiveServer:
             web.get("/", self._index), web.get("/static/{name}", self._static),
             web.get("/favicon.ico", self._no_icon),
             web.get("/api/styles", self._list_styles), web.get("/api/thumb/{name}.jpg", self._thumb),
-            web.post("/api/offer", self._offer), web.get("/api/status", self._status)])
+            web.post("/api/offer", self._offer), web.post("/api/bye", self._bye),
+            web.get("/api/status", self._status)])
         self.app.on_shutdown.append(self._close_all)
 
     # -- plumbing --------------------------------------------------------------------------------------------------
@@ -173,7 +176,18 @@ class LiveServer:
         self.report(f"page {page.number} answered ({len(self.pages)}/{self.config.max_pages}); "
                     f"style {settings.style}")
         return web.json_response({"sdp": page.pc.localDescription.sdp, "type": page.pc.localDescription.type,
-                                  "page": page.number})
+                                  "page": page.number, "key": page.key})
+
+    async def _bye(self, request: web.Request) -> web.Response:
+        """A page going away (its tab closed or reloaded) frees its place at once."""
+        try:
+            key = str((await request.json())["key"])
+        except (ValueError, KeyError, TypeError):
+            return _refusal(400, "bye needs JSON {\"key\": ...}")
+        for page in list(self.pages.values()):
+            if hmac.compare_digest(page.key.encode(), key.encode()):
+                await self._close(page, "closed")
+        return web.Response(status=204)
 
     # -- one page --------------------------------------------------------------------------------------------------
 

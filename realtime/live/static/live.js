@@ -332,6 +332,12 @@ async function start() {
   }
   await pc.setRemoteDescription({ type: answer.type, sdp: withBitrate(answer.sdp) });
   live.page = answer.page;
+  // a closed or reloaded tab frees its place on the server at once (not after the connection times out)
+  addEventListener("pagehide", () => {
+    live.state = "closed";
+    navigator.sendBeacon(api("/api/bye"), new Blob([JSON.stringify({ key: answer.key })], { type: "application/json" }));
+    pc.close();
+  });
   showMessage("");
   $("snapshot").disabled = false;
 }
