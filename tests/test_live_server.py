@@ -125,8 +125,13 @@ def test_a_page_beyond_the_cap_gets_a_clear_refusal_and_the_first_keeps_streamin
             await asyncio.sleep(0.1)
         assert not server.pages
         third = _Browser(client)
-        assert (await third.connect())[0] == 200
+        status, answer = await third.connect()
+        assert status == 200
         await third.frame()
+        assert (await client.post("/api/bye", json={"key": "not-its-key"})).status == 204
+        assert len(server.pages) == 1  # a wrong key closes nothing
+        assert (await client.post("/api/bye", json={"key": answer["key"]})).status == 204
+        assert not server.pages  # a page that says goodbye frees its place at once
         await third.pc.close()
         await second.pc.close()
 

@@ -38,6 +38,24 @@ def summarise(latencies: list[list[float]], shown: list[float], local: list[floa
             "dropped": round(1 - stamped / camera, 3) if camera else None}
 
 
+def save_screenshot(page: object, path: Path, max_bytes: int = 300_000) -> None:
+    """The page as a PNG of at most ``max_bytes`` (scaled down until it fits), written atomically."""
+    import cv2
+
+    picture = cv2.imdecode(np.frombuffer(page.screenshot(), np.uint8), cv2.IMREAD_COLOR)
+    scale = 1.0
+    while True:
+        small = cv2.resize(picture, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else picture
+        ok, data = cv2.imencode(".png", small, [cv2.IMWRITE_PNG_COMPRESSION, 9])
+        if ok and len(data) <= max_bytes:
+            break
+        scale *= 0.85
+    partial = path.with_name(path.name + ".partial")
+    partial.write_bytes(data.tobytes())
+    partial.replace(path)
+    print(f"saved {path} ({small.shape[1]}x{small.shape[0]}, {len(data) // 1000} KB)", file=sys.stderr)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0)
@@ -45,6 +63,7 @@ def main() -> int:
     parser.add_argument("--style", help="default: the default bundled style")
     parser.add_argument("--temporal", type=float, help="default: the server's default")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--screenshot", type=Path, metavar="FILE.png", help="also save a picture of the page")
     args = parser.parse_args()
     if reason := missing_browser():
         print(f"bench_live: {reason}", file=sys.stderr)
@@ -58,10 +77,12 @@ def main() -> int:
         camera = make_camera_clip(Path(folder) / "camera.y4m")
         browser = launch(playwright, camera)
         try:
-            page = browser.new_page()
+            page = browser.new_page(viewport={"width": 1100, "height": 620})
             page.goto(url)
             wait_for(page, "live.state === 'streaming' && live.remoteStamps > 10")
             time.sleep(WARM_UP)
+            if args.screenshot:
+                save_screenshot(page, args.screenshot)
             start = page.evaluate("performance.now()")
             for elapsed in range(1, int(args.seconds) + 1):
                 time.sleep(1.0)
