@@ -198,3 +198,14 @@ def test_the_command_refuses_an_outside_address_without_a_token_and_bad_options(
     assert "--max-pages" in capsys.readouterr().err
     assert main(["live", "--certfile", "x.pem"]) == 2
     assert "--keyfile" in capsys.readouterr().err
+
+
+def test_without_the_live_extra_the_command_says_what_to_install(monkeypatch: pytest.MonkeyPatch,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "aiohttp", None)  # as if aiohttp were not installed
+    monkeypatch.delitem(sys.modules, "framestyle.live.server")
+    assert main(["live"]) == 2
+    err = capsys.readouterr().err
+    assert "needs the [live] extra (aiohttp is missing)" in err and "pip install 'framestyle[live]'" in err
