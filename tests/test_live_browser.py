@@ -180,9 +180,12 @@ def test_a_page_beyond_the_cap_and_an_unknown_style_get_messages(browser: Any) -
 
 def test_the_server_stopping_mid_call_shows_a_message(browser: Any) -> None:
     page = browser.new_page()
-    with live_server() as (process, url):
+    with live_server("--style", "woman_with_a_hat") as (process, url):
         page.goto(url)
         wait_for(page, "live.state === 'streaming' && live.shown > 10")
+        # without --measure this style paints the stamp away, so the readout gives its estimate
+        assert "ms (estimated)" in wait_for(page, "document.querySelector('#readout').textContent.includes('≈') "
+                                            "&& document.querySelector('#readout').textContent", 20)
     assert process.returncode == 0
     assert "Start it again and reload" in wait_for(page, "live.error", 30)
     page.close()
