@@ -22,6 +22,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from framestyle.errors import InputError
 from framestyle.live.stamp import keep_stamp
 from framestyle.stylizer import Stylizer
+from framestyle.temporal import DEFAULT_TEMPORAL
 
 #: Makes a stylizer for a style name with a strength and a temporal weight (it may take a fraction of a second).
 StylizerFactory = Callable[[str, float, float], Stylizer]
@@ -33,7 +34,7 @@ class Settings:
 
     style: str
     strength: float = 1.0
-    temporal: float = 0.8
+    temporal: float = DEFAULT_TEMPORAL
 
     def check(self) -> None:
         """Refuse out-of-range numbers with a one-line message."""

@@ -310,6 +310,9 @@ async function start() {
   parameters.degradationPreference = "maintain-resolution"; // a slow link lowers frames/s, not the picture size
   await transceiver.sender.setParameters(parameters).catch(() => {});
   pc.addEventListener("track", (event) => {
+    // show each stylized frame as soon as it is decoded: the server already drops late frames
+    if ("jitterBufferTarget" in event.receiver) event.receiver.jitterBufferTarget = 0;
+    else event.receiver.playoutDelayHint = 0;
     $("remote").srcObject = new MediaStream([event.track]);
     watchRemote($("remote"));
   });
