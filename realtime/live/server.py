@@ -29,6 +29,7 @@ from aiortc.mediastreams import MediaStreamTrack
 from framestyle.catalog import StyleModel
 from framestyle.engine import EngineOptions, StyleEngine
 from framestyle.errors import StyleError
+from framestyle.live.lowlatency import release_frames_early
 from framestyle.live.track import Settings, StylizedTrack
 from framestyle.stylizer import Stylizer
 
@@ -198,6 +199,9 @@ class LiveServer:
         def on_track(source: MediaStreamTrack) -> None:
             if source.kind != "video" or page.track is not None:
                 return
+            for transceiver in pc.getTransceivers():
+                if transceiver.receiver.track is source:
+                    release_frames_early(transceiver.receiver)
             page.track = StylizedTrack(source, stylizer, settings, self.make_stylizer, measure=self.config.measure)
             pc.addTrack(page.track)
 
