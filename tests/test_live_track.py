@@ -206,3 +206,20 @@ def test_settings_apply_between_frames_and_a_bad_style_changes_nothing(tmp_path:
     assert np.array_equal(after[1:], _picture(number)[1:])  # strength 0: the camera frame itself
     assert not np.array_equal(first[1:], _picture(255 - int(first[0, 0, 0]))[1:])
     assert settings == Settings("other", 1.0, 0.5)
+
+
+def test_a_stylizer_that_fails_ends_the_track_with_the_reason(tmp_path: Path) -> None:
+    class Broken(Stylizer):
+        def __call__(self, frame: np.ndarray, motion: np.ndarray | None = None) -> np.ndarray:
+            raise RuntimeError("the network failed")
+
+    async def run() -> StylizedTrack:
+        stylizer = Broken(str(write_invert_model(tmp_path / "invert.onnx")), temporal=0.0)
+        track = StylizedTrack(_FakeCamera(100, fps=100), stylizer, Settings("invert", 1.0, 0.0),
+                              lambda *args: stylizer)
+        with pytest.raises(MediaStreamError):
+            await asyncio.wait_for(track.recv(), 10)
+        return track
+
+    track = asyncio.run(run())
+    assert track.error == "stylizing stopped: the network failed" and track.readyState == "ended"

@@ -250,6 +250,10 @@ class LiveServer:
             track = page.track
             if track is None or channel.readyState != "open":
                 continue
+            if track.error is not None:
+                channel.send(json.dumps({"error": track.error}))
+                self.report(f"page {page.number}: {track.error}")
+                return
             now, stats = time.monotonic(), track.stats
             fps = (stats.stylized - last[0]) / (now - last[1])
             last = (stats.stylized, now)

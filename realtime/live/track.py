@@ -74,6 +74,8 @@ class StylizedTrack(MediaStreamTrack):
         self.source = source
         self.settings = settings
         self.stats = TrackStats()
+        #: Why the stylizing stopped, when it failed.
+        self.error: str | None = None
         self._stylizer = stylizer
         self._make_stylizer = make_stylizer
         self._measure = measure
@@ -122,7 +124,11 @@ class StylizedTrack(MediaStreamTrack):
                     stylizer.strength = settings.strength
                     stylizer.set_temporal(settings.temporal)
                     self._stylizer = stylizer
-                image = await loop.run_in_executor(None, self._stylize, self._stylizer, frame)
+                try:
+                    image = await loop.run_in_executor(None, self._stylize, self._stylizer, frame)
+                except Exception as error:  # a model that fails on this stream: say so and end the track
+                    self.error = f"stylizing stopped: {error}"
+                    return
                 out = av.VideoFrame.from_ndarray(image, format="rgb24")
                 out.pts, out.time_base = frame.pts, frame.time_base
                 if self._output is not None:

@@ -189,6 +189,7 @@ function onChannelMessage(event) {
     live.applied = message.applied;
     $("remote-caption").textContent = `stylized: ${message.applied.style.replaceAll("_", " ")}`;
   }
+  if (message.error && !message.applied && message.error.startsWith("stylizing stopped")) return fail(message.error);
   if (message.error) {
     showMessage(message.error);
     setTimeout(() => { if (live.state === "streaming") showMessage(""); }, 6000);
