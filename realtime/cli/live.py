@@ -14,6 +14,7 @@ import asyncio
 import os
 import secrets
 import signal
+import socket
 import ssl
 from pathlib import Path
 
@@ -110,7 +111,8 @@ async def _serve(server, host: str, port: int, tls: ssl.SSLContext | None, token
         await runner.cleanup()
         raise StyleError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
     bound = site._server.sockets[0].getsockname()[1] if site._server and site._server.sockets else port
-    shown = f"[{host}]" if ":" in host else host
+    shown = socket.gethostname() if host in ("0.0.0.0", "::", "") else host  # every address: name the machine
+    shown = f"[{shown}]" if ":" in shown else shown
     address = f"{'https' if tls else 'http'}://{shown}:{bound}/" + (f"?token={token}" if token else "")
     print(f"stylize live: open {address} in a browser (Ctrl-C stops); styles: "
           f"{', '.join(model.name for model in server.config.styles)}", flush=True)
