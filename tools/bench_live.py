@@ -62,6 +62,7 @@ def main() -> int:
     parser.add_argument("--window", type=float, default=10.0)
     parser.add_argument("--style", help="default: the default bundled style")
     parser.add_argument("--temporal", type=float, help="default: the server's default")
+    parser.add_argument("--threads", type=int, help="CPU threads per network run (default: the server's)")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--screenshot", type=Path, metavar="FILE.png", help="also save a picture of the page")
     args = parser.parse_args()
@@ -71,7 +72,8 @@ def main() -> int:
     from playwright.sync_api import sync_playwright
 
     server_args = ["--measure", *(["--style", args.style] if args.style else []),
-                   *(["--temporal", str(args.temporal)] if args.temporal is not None else [])]
+                   *(["--temporal", str(args.temporal)] if args.temporal is not None else []),
+                   *(["--threads", str(args.threads)] if args.threads else [])]
     with tempfile.TemporaryDirectory() as folder, live_server(*server_args) as (_, url), \
             sync_playwright() as playwright:
         camera = make_camera_clip(Path(folder) / "camera.y4m")
