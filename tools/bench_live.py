@@ -79,7 +79,7 @@ def main() -> int:
         camera = make_camera_clip(Path(folder) / "camera.y4m")
         browser = launch(playwright, camera)
         try:
-            page = browser.new_page(viewport={"width": 1000, "height": 540})
+            page = browser.new_page(viewport={"width": 1100, "height": 520})
             page.goto(url)
             wait_for(page, "live.state === 'streaming' && live.remoteStamps > 10")
             time.sleep(WARM_UP)
