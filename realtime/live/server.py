@@ -62,7 +62,6 @@ class Page:
     pc: RTCPeerConnection
     key: str = field(default_factory=lambda: secrets.token_urlsafe(12))
     track: StylizedTrack | None = None
-    opened: float = field(default_factory=time.monotonic)
 
 
 class LiveServer:

@@ -7,7 +7,7 @@ const token = query.get("token") || "";
 const $ = (id) => document.getElementById(id);
 const live = (window.live = {
   state: "starting", error: null, applied: null, serverStats: null, shown: 0, frameTimes: [],
-  latencies: [], localTimes: [], localStamps: 0, remoteStamps: 0, snapshots: 0,
+  latencies: [], localTimes: [], localStamps: 0, remoteStamps: 0,
 });
 const HISTORY = 20000; // samples kept for the readout and the benchmark
 let pc = null, channel = null, lastStats = 0, styleRequested = null;
@@ -212,7 +212,6 @@ function snapshot() {
     link.href = URL.createObjectURL(blob);
     link.click();
     setTimeout(() => URL.revokeObjectURL(link.href), 10000);
-    live.snapshots++;
   }, "image/png");
 }
 
