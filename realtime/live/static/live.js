@@ -7,7 +7,7 @@ const token = query.get("token") || "";
 const $ = (id) => document.getElementById(id);
 const live = (window.live = {
   state: "starting", error: null, applied: null, serverStats: null, shown: 0, frameTimes: [],
-  latencies: [], localTimes: [], localStamps: 0, remoteStamps: 0,
+  latencies: [], localTimes: [], remoteStamps: 0,
 });
 const HISTORY = 20000; // samples kept for the readout and the benchmark
 let pc = null, channel = null, lastStats = 0, styleRequested = null;
@@ -79,7 +79,6 @@ function watchLocal(video) {
     const stamp = readStamp(video);
     if (stamp !== null) {
       localShown.set(stamp, meta.expectedDisplayTime);
-      live.localStamps++;
       keep(live.localTimes, meta.expectedDisplayTime);
     }
     video.requestVideoFrameCallback(onFrame);
@@ -137,10 +136,7 @@ async function updateReadout() {
   const recent = live.latencies.filter(([t]) => t > now - 1000).map(([, ms]) => ms).sort((a, b) => a - b);
   let latency;
   if (recent.length) latency = `glass-to-glass ${Math.round(recent[Math.floor(recent.length / 2)])} ms`;
-  else {
-    const estimate = await estimateLatency();
-    latency = estimate === null ? "latency –" : `latency ≈ ${Math.round(estimate)} ms (estimated)`;
-  }
+  else latency = `latency ≈ ${Math.round(await estimateLatency())} ms (estimated)`;
   const server = live.serverStats;
   const dropped = server && server.received ? ` · ${Math.round(100 * server.dropped / server.received)}% of camera frames skipped` : "";
   const size = server && server.width ? ` · ${server.width}x${server.height}` : "";
