@@ -109,6 +109,15 @@ class Stylizer:
             stylized = preserve_color(frame, stylized)
         return blend_strength(frame, stylized, self.strength)
 
+    def set_temporal(self, weight: float) -> None:
+        """Change the temporal smoothing weight (0..1) between two frames; switching the smoothing on starts it
+        from a fresh history (while off, the filter kept none)."""
+        if not 0.0 <= weight <= 1.0:
+            raise InputError(f"temporal weight must be between 0 and 1, got {weight}")
+        if (weight == 0.0) != (self.temporal.weight == 0.0):
+            self.temporal.reset()
+        self.temporal.weight = weight
+
     def reset(self) -> None:
         """Forget the temporal history (call it between unrelated clips or at a camera cut)."""
         self.temporal.reset()

@@ -44,6 +44,8 @@ def test_wheel_holds_only_the_framestyle_root_the_models_and_recipes(wheel: Path
     recipes = {Path(name).stem for name in names if name.startswith("framestyle/models/recipes/")}
     assert "starry_night" in cards and cards <= recipes
     assert any(name.startswith("framestyle/kernels/") for name in names)
+    for page_file in ("index.html", "live.js", "live.css", "thumb_source.jpg"):  # the live page ships whole
+        assert f"framestyle/live/static/{page_file}" in names
 
 
 def test_cli_runs_from_the_installed_wheel(wheel: Path, tmp_path: Path) -> None:

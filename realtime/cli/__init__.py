@@ -20,6 +20,7 @@ COMMANDS = {
     "evaluate-style": "evaluate_style",
     "flicker": "flicker",
     "serve": "serve",
+    "live": "live",
 }
 
 

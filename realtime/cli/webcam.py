@@ -2,7 +2,8 @@
 
 Only the newest frame is stylized (late frames are dropped, never queued), so latency stays low. With --show a
 window shows the result with frames/s and latency; keys: n / p next / previous bundled style, + / - strength,
-q quits. Without it the same readout is printed every second. Ctrl-C ends the session (a recording is kept).
+q quits. Without it the same readout is printed every second. With --virtual-camera the stylized frames go to a
+virtual camera that video-call apps can pick. Ctrl-C ends the session (a recording is kept).
 """
 
 from __future__ import annotations
@@ -21,11 +22,16 @@ from framestyle.cli.video import add_style_options, make_stylizer
 from framestyle.errors import InputError, OutputError
 from framestyle.media.camera import LatestFrame, open_source
 from framestyle.media.reader import Frame
+from framestyle.media.virtualcam import VirtualCamera
 from framestyle.media.writer import FrameWriter, open_writer
 from framestyle.stylizer import Stylizer
 
 #: Seconds without a frame after which a live source counts as stalled.
 STALL_SECONDS = 10.0
+#: The virtual camera's nominal rate when the source does not tell its own.
+VIRTUAL_FPS = 30.0
+#: pyvirtualcam backend for --virtual-camera (None: the first that works on this platform).
+VIRTUAL_BACKEND: str | None = None
 _RECORD_TIME_BASE = Fraction(1, 1_000_000)
 _WINDOW = "stylize webcam"
 
@@ -36,6 +42,11 @@ def register(parser: argparse.ArgumentParser) -> None:
                         "or a video file played at its own rate")
     parser.add_argument("--show", action="store_true", help="show the result in a window (needs a desktop)")
     parser.add_argument("--output", type=Path, metavar="FILE", help="also record the stylized frames to FILE")
+    parser.add_argument("--virtual-camera", action="store_true", help="send the stylized frames to a virtual camera "
+                        "that video-call apps can pick (v4l2loopback on Linux, OBS on Windows and macOS; needs the "
+                        "[live] extra)")
+    parser.add_argument("--virtual-device", metavar="NAME", help="the virtual camera device to use (e.g. "
+                        "/dev/video10; default: the first one found)")
     add_style_options(parser)
     parser.add_argument("--max-frames", type=int, metavar="N", help="stop after N stylized frames")
     parser.add_argument("--seconds", type=float, metavar="S", help="stop after S seconds")
@@ -88,11 +99,15 @@ def run(args: argparse.Namespace) -> int:
             if session.recorder:
                 session.recorder.abort()
             raise
+        finally:
+            if session.virtual:
+                session.virtual.close()
     if session.recorder:
         session.recorder.close()
     frames, elapsed = session.readout.frames, time.monotonic() - session.readout.start
     print(f"{frames} frames in {elapsed:.1f} s ({frames / elapsed:.1f} frames/s), {capture.dropped} dropped"
-          + (f"; recorded to {args.output}" if session.recorder else ""))
+          + (f"; recorded to {args.output}" if session.recorder else "")
+          + (f"; {session.virtual.sent} sent to {session.virtual.device}" if session.virtual else ""))
     return 0
 
 
@@ -103,6 +118,7 @@ class _Session:
         self.args, self.stylizer = args, stylizer
         self.readout = Readout()
         self.recorder: FrameWriter | None = None
+        self.virtual: VirtualCamera | None = None
         self._origin: float | None = None
 
     def loop(self, capture: LatestFrame) -> None:
@@ -118,6 +134,8 @@ class _Session:
             self.readout.add(time.monotonic() - captured.time)
             if args.output:
                 self._record(styled, captured.time, capture.source.fps)
+            if args.virtual_camera:
+                self._send_virtual(styled, capture.source.fps)
             if args.show:
                 if not self._show(styled, self.readout.line(capture.dropped)):
                     return
@@ -134,6 +152,14 @@ class _Session:
                                         time_base=_RECORD_TIME_BASE, frame_rate=rate, source=self.args.camera)
         pts = round((captured - self._origin) / _RECORD_TIME_BASE)
         self.recorder.write(Frame(image=frame, pts=pts, time_base=_RECORD_TIME_BASE))
+
+    def _send_virtual(self, frame: np.ndarray, fps: float | None) -> None:
+        if self.virtual is None:
+            self.virtual = VirtualCamera(frame.shape[1], frame.shape[0], fps or VIRTUAL_FPS,
+                                         device=self.args.virtual_device, backend=VIRTUAL_BACKEND)
+            print(f"sending to the virtual camera {self.virtual.device}: pick it as the camera in the video-call "
+                  "app", flush=True)
+        self.virtual.send(frame)
 
     def _show(self, frame: np.ndarray, readout: str) -> bool:
         """Show a frame with the readout and handle a key; False when the user quits."""

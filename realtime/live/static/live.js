@@ -1,0 +1,348 @@
+// framestyle live: sends the camera to the stylize live server over WebRTC and shows the stylized stream.
+// State for automated checks is kept in window.live (read by the project's browser tests and benchmark).
+"use strict";
+
+const query = new URLSearchParams(location.search);
+const token = query.get("token") || "";
+const $ = (id) => document.getElementById(id);
+const live = (window.live = {
+  state: "starting", error: null, applied: null, serverStats: null, shown: 0, frameTimes: [],
+  latencies: [], localTimes: [], remoteStamps: 0,
+});
+const HISTORY = 20000; // samples kept for the readout and the benchmark
+let pc = null, channel = null, lastStats = 0, styleRequested = null;
+
+function api(path) {
+  return token ? `${path}${path.includes("?") ? "&" : "?"}token=${encodeURIComponent(token)}` : path;
+}
+
+function showMessage(text, note = false) {
+  const box = $("message");
+  box.textContent = text;
+  box.className = note ? "note" : "";
+  box.hidden = !text;
+}
+
+function fail(text) {
+  live.state = "error";
+  live.error = text;
+  showMessage(text);
+  $("readout").textContent = "stopped";
+}
+
+async function refusal(response) {
+  try { return (await response.json()).error || response.statusText; } catch { return response.statusText; }
+}
+
+// --- the frame-counter stamp (framestyle.live.stamp): 16 bit pairs in two rows of 8 in the top-left corner -----
+const BITS = 16, PER_ROW = 8, COUNTER_BITS = 11, MIN_CONTRAST = 24, SCALE = 4;
+const stampCanvas = document.createElement("canvas");
+stampCanvas.width = 2 * PER_ROW * SCALE;
+stampCanvas.height = 2 * SCALE;
+const stampContext = stampCanvas.getContext("2d", { willReadFrequently: true });
+
+function checkBits(counter) { return (counter ^ (counter >> 5) ^ (counter >> 10) ^ 0b10110) & 31; }
+
+function readStamp(video) {
+  const cell = Math.max(2, Math.round(video.videoWidth / 40));
+  if (!video.videoWidth || video.videoHeight < 2 * cell) return null;
+  stampContext.drawImage(video, 0, 0, 2 * PER_ROW * cell, 2 * cell, 0, 0, stampCanvas.width, stampCanvas.height);
+  const pixels = stampContext.getImageData(0, 0, stampCanvas.width, stampCanvas.height).data;
+  const brightness = (cx, cy) => { // mean of the middle 2x2 of a cell drawn SCALE pixels wide
+    let sum = 0;
+    for (let y = cy * SCALE + 1; y < cy * SCALE + 3; y++)
+      for (let x = cx * SCALE + 1; x < cx * SCALE + 3; x++) {
+        const i = 4 * (y * stampCanvas.width + x);
+        sum += (pixels[i] + pixels[i + 1] + pixels[i + 2]) / 3;
+      }
+    return sum / 4;
+  };
+  let code = 0;
+  for (let bit = 0; bit < BITS; bit++) {
+    const row = Math.floor(bit / PER_ROW), col = (bit % PER_ROW) * 2;
+    const left = brightness(col, row), right = brightness(col + 1, row);
+    if (Math.abs(left - right) < MIN_CONTRAST) return null;
+    if (left > right) code |= 1 << bit;
+  }
+  const counter = code & ((1 << COUNTER_BITS) - 1);
+  return code >> COUNTER_BITS === checkBits(counter) ? counter : null;
+}
+
+// --- per-frame callbacks: frames/s shown, and glass-to-glass latency when the camera carries a stamp -----------
+const localShown = new Map(); // stamp -> when its camera frame was shown
+const MATCH_MS = 4000;
+
+function keep(list, item) { list.push(item); if (list.length > HISTORY) list.splice(0, list.length - HISTORY); }
+
+function watchLocal(video) {
+  const onFrame = (now, meta) => {
+    const stamp = readStamp(video);
+    if (stamp !== null) {
+      localShown.set(stamp, meta.expectedDisplayTime);
+      keep(live.localTimes, meta.expectedDisplayTime);
+    }
+    video.requestVideoFrameCallback(onFrame);
+  };
+  video.requestVideoFrameCallback(onFrame);
+}
+
+function watchRemote(video) {
+  const onFrame = (now, meta) => {
+    live.shown++;
+    keep(live.frameTimes, meta.expectedDisplayTime);
+    const stamp = readStamp(video);
+    // a stamp comes back within MATCH_MS of its camera frame, or it is from an earlier loop of a test clip
+    const latency = stamp === null ? null : meta.expectedDisplayTime - (localShown.get(stamp) ?? -Infinity);
+    if (latency !== null && latency < MATCH_MS) {
+      live.remoteStamps++;
+      keep(live.latencies, [meta.expectedDisplayTime, latency, stamp]);
+    }
+    video.requestVideoFrameCallback(onFrame);
+  };
+  video.requestVideoFrameCallback(onFrame);
+}
+
+// --- readout ------------------------------------------------------------------------------------------------------
+let previous = null; // last getStats totals, for the estimate when there is no stamp
+
+async function estimateLatency() {
+  const totals = { encode: 0, encoded: 0, jitter: 0, emitted: 0, decode: 0, decoded: 0, rtt: 0 };
+  (await pc.getStats()).forEach((s) => {
+    if (s.type === "outbound-rtp" && s.kind === "video") { totals.encode = s.totalEncodeTime; totals.encoded = s.framesEncoded; }
+    if (s.type === "inbound-rtp" && s.kind === "video") {
+      totals.jitter = s.jitterBufferDelay; totals.emitted = s.jitterBufferEmittedCount;
+      totals.decode = s.totalDecodeTime; totals.decoded = s.framesDecoded;
+    }
+    if (s.type === "candidate-pair" && s.nominated && s.currentRoundTripTime !== undefined) totals.rtt = s.currentRoundTripTime;
+  });
+  const before = previous || {};
+  previous = totals;
+  const mean = (sum, count) => {
+    const frames = totals[count] - (before[count] || 0);
+    return frames > 0 ? (totals[sum] - (before[sum] || 0)) / frames : 0;
+  };
+  const server = live.serverStats ? live.serverStats.server_ms / 1000 : 0;
+  // camera-side encode, network both ways, server, jitter buffer, decode, and half a 60 Hz refresh on average
+  const seconds = mean("encode", "encoded") + totals.rtt + server + mean("jitter", "emitted")
+    + mean("decode", "decoded") + 1 / 120;
+  return 1000 * seconds;
+}
+
+async function updateReadout() {
+  if (live.state !== "streaming") return;
+  const now = performance.now();
+  const times = live.frameTimes.filter((t) => t > now - 1000);
+  const fps = times.length > 1 ? (times.length - 1) / ((times[times.length - 1] - times[0]) / 1000) : 0;
+  const recent = live.latencies.filter(([t]) => t > now - 1000).map(([, ms]) => ms).sort((a, b) => a - b);
+  let latency;
+  if (recent.length) latency = `glass-to-glass ${Math.round(recent[Math.floor(recent.length / 2)])} ms`;
+  else latency = `latency ≈ ${Math.round(await estimateLatency())} ms (estimated)`;
+  const server = live.serverStats;
+  const dropped = server && server.received ? ` · ${Math.round(100 * server.dropped / server.received)}% of camera frames skipped` : "";
+  const size = server && server.width ? ` · ${server.width}x${server.height}` : "";
+  $("readout").textContent = `${fps.toFixed(1)} frames/s · ${latency}${dropped}${size}`;
+  if (lastStats && now - lastStats > 5000)
+    fail("The stylize live server stopped answering (was it stopped?). Start it again and reload this page.");
+}
+
+// --- settings -----------------------------------------------------------------------------------------------------
+function currentSettings() {
+  return { style: styleRequested, strength: Number($("strength").value), temporal: Number($("temporal").value) };
+}
+
+function sendSettings() {
+  $("strength-value").textContent = Number($("strength").value).toFixed(2);
+  $("temporal-value").textContent = Number($("temporal").value).toFixed(2);
+  if (channel && channel.readyState === "open") channel.send(JSON.stringify(currentSettings()));
+}
+
+function markStyle(name) {
+  for (const button of $("styles").children) button.setAttribute("aria-checked", String(button.dataset.style === name));
+}
+
+function buildPicker(styles) {
+  for (const style of styles) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.dataset.style = style.name;
+    button.setAttribute("role", "radio");
+    button.title = style.artist ? `${style.title}, ${style.artist}` : style.title;
+    const image = document.createElement("img");
+    image.src = api(`/api/thumb/${encodeURIComponent(style.name)}.jpg`);
+    image.alt = "";
+    const name = document.createElement("span");
+    name.textContent = style.name.replaceAll("_", " ");
+    button.append(image, name);
+    button.addEventListener("click", () => { styleRequested = style.name; markStyle(style.name); sendSettings(); });
+    $("styles").append(button);
+  }
+}
+
+function onChannelMessage(event) {
+  const message = JSON.parse(event.data);
+  if (message.stats) { live.serverStats = message.stats; lastStats = performance.now(); }
+  if (message.applied) {
+    live.applied = message.applied;
+    $("remote-caption").textContent = `stylized: ${message.applied.style.replaceAll("_", " ")}`;
+  }
+  if (message.error && !message.applied && message.error.startsWith("stylizing stopped")) return fail(message.error);
+  if (message.error) {
+    showMessage(message.error);
+    setTimeout(() => { if (live.state === "streaming") showMessage(""); }, 6000);
+    if (message.applied) { styleRequested = message.applied.style; markStyle(styleRequested); }
+  }
+}
+
+// --- snapshot -----------------------------------------------------------------------------------------------------
+function snapshot() {
+  const video = $("remote");
+  if (!video.videoWidth) return;
+  const canvas = document.createElement("canvas");
+  canvas.width = video.videoWidth;
+  canvas.height = video.videoHeight;
+  canvas.getContext("2d").drawImage(video, 0, 0);
+  canvas.toBlob((blob) => {
+    const link = document.createElement("a");
+    const when = new Date().toISOString().replace(/[:.]/g, "-");
+    link.download = `framestyle-${(live.applied || {}).style || "live"}-${when}.png`;
+    link.href = URL.createObjectURL(blob);
+    link.click();
+    setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+  }, "image/png");
+}
+
+// --- connection ---------------------------------------------------------------------------------------------------
+// Chrome starts sending at a low bitrate and scales the picture down until its estimate has grown; these SDP
+// parameters (read by Chrome from the answer) start it at a bitrate that carries 640x360 at 30 frames/s.
+function withBitrate(sdp) {
+  const lines = sdp.split("\r\n");
+  const extra = "x-google-min-bitrate=800;x-google-start-bitrate=1500;x-google-max-bitrate=4000";
+  const types = new Set();
+  for (const line of lines) {
+    const match = /^a=rtpmap:(\d+) (VP8|VP9|H264|AV1)\/90000/.exec(line);
+    if (match) types.add(match[1]);
+  }
+  const out = [];
+  const fmtp = new Set();
+  for (const line of lines) {
+    const match = /^a=fmtp:(\d+) /.exec(line);
+    if (match && types.has(match[1])) { out.push(`${line};${extra}`); fmtp.add(match[1]); } else out.push(line);
+  }
+  for (let i = out.length - 1; i >= 0; i--) {
+    const match = /^a=rtpmap:(\d+) /.exec(out[i]);
+    if (match && types.has(match[1]) && !fmtp.has(match[1])) out.splice(i + 1, 0, `a=fmtp:${match[1]} ${extra}`);
+  }
+  return out.join("\r\n");
+}
+
+function gathered(connection) {
+  if (connection.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const check = () => { if (connection.iceGatheringState === "complete") resolve(); };
+    connection.addEventListener("icegatheringstatechange", check);
+    setTimeout(resolve, 3000); // host candidates come at once; do not wait forever for the rest
+  });
+}
+
+function cameraMessage(error) {
+  switch (error.name) {
+    case "NotAllowedError": case "SecurityError":
+      return "Camera permission was refused. Allow the camera for this page (the camera icon in the address bar) and reload.";
+    case "NotReadableError": case "TrackStartError": case "AbortError":
+      return "The camera is busy or could not start: another program or tab may be using it. Close it and reload.";
+    case "NotFoundError": case "OverconstrainedError":
+      return "No camera was found. Connect one and reload.";
+    default:
+      return `The camera could not be opened (${error.name}: ${error.message}).`;
+  }
+}
+
+function lost() {
+  if (live.state === "streaming" || live.state === "connecting")
+    fail("Lost the connection to the stylize live server (was it stopped?). Start it again and reload this page.");
+}
+
+async function start() {
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia)
+    return fail("The browser gives the camera only to pages from this machine (http://127.0.0.1) or over https. " +
+      "Open the page on the machine that runs stylize live, or start it with --certfile and --keyfile.");
+  let config;
+  try {
+    const response = await fetch(api("/api/styles"));
+    if (!response.ok) return fail(await refusal(response));
+    config = await response.json();
+  } catch {
+    return fail("The stylize live server does not answer. Start it (stylize live) and reload this page.");
+  }
+  buildPicker(config.styles);
+  styleRequested = query.get("style") || config.style;
+  markStyle(styleRequested);
+  $("strength").value = query.get("strength") || config.strength;
+  $("temporal").value = query.get("temporal") || config.temporal;
+  $("strength-value").textContent = Number($("strength").value).toFixed(2);
+  $("temporal-value").textContent = Number($("temporal").value).toFixed(2);
+  live.state = "camera";
+  showMessage("Asking for the camera…", true);
+  let stream;
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({
+      video: { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: 30 } }, audio: false });
+  } catch (error) {
+    return fail(cameraMessage(error));
+  }
+  const camera = stream.getVideoTracks()[0];
+  camera.addEventListener("ended", () => fail("The camera stopped (unplugged, or taken by another program). Reload to start again."));
+  $("local").srcObject = stream;
+  watchLocal($("local"));
+  live.state = "connecting";
+  showMessage("Connecting to the server…", true);
+  pc = new RTCPeerConnection({ iceServers: [] });
+  channel = pc.createDataChannel("control");
+  channel.addEventListener("message", onChannelMessage);
+  channel.addEventListener("open", () => { live.state = "streaming"; lastStats = performance.now(); });
+  channel.addEventListener("close", lost);
+  const transceiver = pc.addTransceiver(camera, { direction: "sendrecv", streams: [stream] });
+  const parameters = transceiver.sender.getParameters();
+  parameters.degradationPreference = "maintain-resolution"; // a slow link lowers frames/s, not the picture size
+  await transceiver.sender.setParameters(parameters).catch(() => {});
+  pc.addEventListener("track", (event) => {
+    // show each stylized frame as soon as it is decoded: the server already drops late frames
+    if ("jitterBufferTarget" in event.receiver) event.receiver.jitterBufferTarget = 0;
+    else event.receiver.playoutDelayHint = 0;
+    $("remote").srcObject = new MediaStream([event.track]);
+    watchRemote($("remote"));
+  });
+  pc.addEventListener("connectionstatechange", () => {
+    if (["failed", "closed", "disconnected"].includes(pc.connectionState)) lost();
+  });
+  await pc.setLocalDescription(await pc.createOffer());
+  await gathered(pc);
+  let answer;
+  try {
+    const response = await fetch(api("/api/offer"), {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ sdp: pc.localDescription.sdp, type: pc.localDescription.type, ...currentSettings() }),
+    });
+    if (!response.ok) { pc.close(); return fail(await refusal(response)); }
+    answer = await response.json();
+  } catch {
+    pc.close();
+    return fail("The stylize live server does not answer. Start it (stylize live) and reload this page.");
+  }
+  await pc.setRemoteDescription({ type: answer.type, sdp: withBitrate(answer.sdp) });
+  live.page = answer.page;
+  // a closed or reloaded tab frees its place on the server at once (not after the connection times out)
+  addEventListener("pagehide", () => {
+    live.state = "closed";
+    navigator.sendBeacon(api("/api/bye"), new Blob([JSON.stringify({ key: answer.key })], { type: "application/json" }));
+    pc.close();
+  });
+  showMessage("");
+  $("snapshot").disabled = false;
+}
+
+$("strength").addEventListener("input", sendSettings);
+$("temporal").addEventListener("input", sendSettings);
+$("snapshot").addEventListener("click", snapshot);
+setInterval(updateReadout, 1000);
+start().catch((error) => fail(`Unexpected error: ${error.message}`));

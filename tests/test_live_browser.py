@@ -1,0 +1,210 @@
+"""``stylize live`` end to end in a real Chromium with a fake camera (a Y4M clip made from the shipped sample,
+each frame stamped with its number): stylized frames arrive and match the style, the page's style picker and
+sliders change the output, snapshots save PNGs, a closed tab leaves the server serving the others, and every
+failure (camera refused or busy, a page beyond the cap, an unknown style, the server stopped) shows its message.
+Skipped, with the reason, where Debian's chromium or the playwright package is missing (.ci/run installs both)."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from framestyle.live.stamp import read_stamp, stamp_box
+from framestyle.stylizer import Stylizer
+
+from .live_browser import camera_frames, grab, launch, live_server, make_camera_clip, missing_browser, wait_for
+
+if (_REASON := missing_browser()) is not None:
+    pytest.skip(_REASON, allow_module_level=True)
+pytest.importorskip("aiortc", reason="the [live] extra (aiortc) is not installed")
+
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+STYLES = ("composition_vii", "great_wave")
+STREAMING = "live.state === 'streaming' && live.remoteStamps > 5"
+
+
+@pytest.fixture(scope="module")
+def camera(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_camera_clip(tmp_path_factory.mktemp("camera") / "camera.y4m")
+
+
+@pytest.fixture(scope="module")
+def frames() -> list[np.ndarray]:
+    return list(camera_frames())
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Any]:
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Any, camera: Path) -> Iterator[Any]:
+    chromium = launch(playwright, camera)
+    yield chromium
+    chromium.close()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    with live_server("--measure", "--temporal", "0", *(f"--style={name}" for name in STYLES)) as (_, url):
+        yield url
+
+
+def _status(url: str) -> dict:
+    with urllib.request.urlopen(url.rstrip("/") + "/api/status", timeout=10) as response:
+        return json.load(response)
+
+
+def _wait_pages(url: str, count: int, timeout: float = 60) -> float:
+    """Wait until the server serves ``count`` pages; returns the seconds it took."""
+    start = time.monotonic()
+    while _status(url)["pages"] != count:
+        assert time.monotonic() < start + timeout, f"the server still serves {_status(url)['pages']} pages"
+        time.sleep(0.25)
+    return time.monotonic() - start
+
+
+def _error_against(page: Any, frames: list[np.ndarray], stylizers: dict[str, Stylizer]) -> dict[str, float]:
+    """The mean difference between the shown stylized frame and the camera frame it came from, plain and
+    stylized in each style (the stamp's corner left out)."""
+    for _ in range(40):
+        shown = grab(page, "#remote")
+        counter = read_stamp(shown)
+        if counter is not None and counter < len(frames):
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("no stamped frame on the stylized video")
+    source = frames[counter]
+    height, width = stamp_box(source.shape[1])
+    mask = np.ones(source.shape[:2], bool)
+    mask[:height, :width] = False
+    candidates = {"input": source, **{name: stylizer(source) for name, stylizer in stylizers.items()}}
+    return {name: float(np.abs(shown.astype(np.int16) - image.astype(np.int16))[mask].mean())
+            for name, image in candidates.items()}
+
+
+def _settle(page: Any, expression: str) -> None:
+    wait_for(page, expression, 20)
+    shown = page.evaluate("live.shown")
+    wait_for(page, f"live.shown > {shown + 3}", 20)  # a few frames made with the new settings
+
+
+def test_stylized_frames_arrive_match_the_style_and_follow_the_page_controls(
+        browser: Any, server: str, frames: list[np.ndarray], tmp_path: Path) -> None:
+    stylizers = {name: Stylizer(name, temporal=0.0) for name in STYLES}
+    page = browser.new_page(accept_downloads=True)
+    try:
+        page.goto(server)
+        wait_for(page, STREAMING)
+        assert page.evaluate("[document.querySelector('#remote').videoWidth, document.querySelector('#remote')"
+                             ".videoHeight]") == [640, 360]
+        errors = _error_against(page, frames, stylizers)
+        assert errors["composition_vii"] < 0.5 * errors["input"], errors
+        assert errors["composition_vii"] < 0.6 * errors["great_wave"], errors
+
+        page.click("#styles button[data-style='great_wave']")
+        _settle(page, "live.applied && live.applied.style === 'great_wave'")
+        errors = _error_against(page, frames, stylizers)
+        assert errors["great_wave"] < 0.6 * errors["composition_vii"], errors
+        assert "great wave" in page.inner_text("#remote-caption")
+
+        page.fill("#strength", "0")
+        page.dispatch_event("#strength", "input")
+        _settle(page, "live.applied && live.applied.strength === 0")
+        errors = _error_against(page, frames, stylizers)
+        assert errors["input"] < 0.5 * errors["great_wave"], errors
+
+        readout = page.inner_text("#readout")
+        assert "frames/s" in readout and "glass-to-glass" in readout and " ms" in readout
+
+        with page.expect_download() as download:
+            page.click("#snapshot")
+        saved = tmp_path / download.value.suggested_filename
+        download.value.save_as(saved)
+        assert saved.suffix == ".png" and saved.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    finally:
+        page.close()
+
+
+def test_a_tab_closed_mid_stream_leaves_the_server_serving_the_others(browser: Any, server: str) -> None:
+    _wait_pages(server, 0)  # the page of the test before has gone
+    first, second = browser.new_page(), browser.new_page()
+    first.goto(server)
+    second.goto(server)
+    wait_for(first, STREAMING)
+    wait_for(second, STREAMING)
+    assert _status(server)["pages"] == 2
+    first.close()  # mid-stream, no goodbye
+    shown = second.evaluate("live.shown")
+    time.sleep(3)
+    assert second.evaluate("live.shown") > shown + 20
+    print(f"the server freed the closed tab's place after {_wait_pages(server, 1):.1f} s")
+    shown = second.evaluate("live.shown")
+    time.sleep(2)
+    assert second.evaluate("live.shown") > shown + 10 and second.evaluate("live.state") == "streaming"
+    third = browser.new_page()
+    third.goto(server)
+    wait_for(third, STREAMING)
+    third.close()
+    second.close()
+
+
+def test_a_page_beyond_the_cap_and_an_unknown_style_get_messages(browser: Any) -> None:
+    with live_server("--max-pages", "1") as (_, url):
+        first, second = browser.new_page(), browser.new_page()
+        first.goto(url)
+        wait_for(first, STREAMING.split(" && ")[0])
+        second.goto(url)
+        message = wait_for(second, "live.error")
+        assert "already serves 1 page" in message and "--max-pages" in message
+        assert second.is_visible("#message") and "close one of them" in second.inner_text("#message")
+        first.close()
+        _wait_pages(url, 0)
+        second.goto(url + "?style=nope")
+        assert "unknown style 'nope'" in wait_for(second, "live.error")
+        second.goto(url)
+        wait_for(second, STREAMING.split(" && ")[0])
+        second.close()
+
+
+def test_the_server_stopping_mid_call_shows_a_message(browser: Any) -> None:
+    page = browser.new_page()
+    with live_server("--style", "woman_with_a_hat") as (process, url):
+        page.goto(url)
+        wait_for(page, "live.state === 'streaming' && live.shown > 10")
+        # without --measure this style paints the stamp away, so the readout gives its estimate
+        assert "ms (estimated)" in wait_for(page, "document.querySelector('#readout').textContent.includes('≈') "
+                                            "&& document.querySelector('#readout').textContent", 20)
+    assert process.returncode == 0
+    assert "Start it again and reload" in wait_for(page, "live.error", 30)
+    page.close()
+
+
+def test_a_refused_or_busy_camera_shows_what_to_do(playwright: Any, browser: Any, camera: Path) -> None:
+    with live_server() as (_, url):
+        strict = launch(playwright, camera, allow_camera=False)
+        try:
+            # without --use-fake-ui-for-media-stream a headless Chromium refuses the camera, as a user can
+            page = strict.new_page()
+            page.goto(url)
+            assert "Camera permission was refused" in wait_for(page, "live.error")
+        finally:
+            strict.close()
+        page = browser.new_page()
+        # the error Chromium gives when another program holds the camera
+        page.add_init_script("navigator.mediaDevices.getUserMedia = () => "
+                             "Promise.reject(new DOMException('Could not start video source', 'NotReadableError'))")
+        page.goto(url)
+        assert "camera is busy" in wait_for(page, "live.error")
+        page.close()
