@@ -17,7 +17,7 @@ $(VENV)/.runtime: $(BIN)/python pyproject.toml
 # torch is pinned to the CPU build that this workplace keeps on disk (a plain `torch` would pull a CUDA build).
 $(VENV)/.dev: $(VENV)/.runtime
 	$(BIN)/pip install --quiet 'torch==2.13.0'
-	$(BIN)/pip install --quiet -e '.[cpu,train,test]'
+	$(BIN)/pip install --quiet -e '.[cpu,train,test,cluster]'
 	touch $@
 
 ## Stylize the bundled sample clip (with its sound) in the default style: writes out/demo.mp4.

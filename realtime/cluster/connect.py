@@ -32,14 +32,14 @@ def connect(address: str | None) -> ModuleType:
     instance with one CPU slot per core when ``address`` is None. Returns the connected ``ray`` module."""
     if address is not None:
         _check_reachable(address)
-        if _host(address) in _LOOPBACK:
-            # Ray swaps a loopback address for this machine's network address, where a head bound to the loopback
-            # (one machine, as in tests) does not listen; this switch (read when Ray is imported) keeps it as given.
-            os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    if address is None or _host(address) in _LOOPBACK:
+        # Ray swaps a loopback address for this machine's network address, where a head bound to the loopback
+        # does not listen; this switch (read when Ray is imported) keeps it, and a local instance on the loopback.
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     ray = import_ray()
     try:
         if address is None:
-            ray.init(address="local", num_cpus=os.cpu_count() or 1, include_dashboard=False, _node_ip_address=LOOPBACK,
+            ray.init(address="local", num_cpus=os.cpu_count() or 1, include_dashboard=False,
                      object_store_memory=LOCAL_OBJECT_STORE, logging_level=logging.ERROR, log_to_driver=False)
         else:
             ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
@@ -49,9 +49,7 @@ def connect(address: str | None) -> ModuleType:
     return ray
 
 
-#: A local instance serves this machine only.
-LOOPBACK = "127.0.0.1"
-_LOOPBACK = {LOOPBACK, "localhost", "::1"}
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 def _host(address: str) -> str | None:

@@ -74,15 +74,15 @@ def render_video(source: Path, output: Path, settings: RenderSettings, options: 
     plan = plan_video(source, chunk_seconds=options.chunk_seconds, warmup=options.warmup)
     _check_output(plan, output, settings)
     work = work_folder(output)
-    try:
-        work.mkdir(exist_ok=True)
-    except OSError as error:
-        raise OutputError(f"{work}: cannot create the work folder ({error.strerror})") from error
-    manifest = Manifest(work, _job_key(plan, settings, options, output.suffix))
-    if not manifest.resumed:
-        manifest.save()
     ray = connect(options.address)
     try:
+        try:
+            work.mkdir(exist_ok=True)
+        except OSError as error:
+            raise OutputError(f"{work}: cannot create the work folder ({error.strerror})") from error
+        manifest = Manifest(work, _job_key(plan, settings, options, output.suffix))
+        if not manifest.resumed:
+            manifest.save()
         nodes = check_nodes(ray, source, work, settings.style)
         resumed = sorted(manifest.finished)
         results = _run_chunks(ray, plan, settings, work, output.suffix, manifest, progress, stream)
