@@ -131,6 +131,6 @@ def run_on_ray(args: argparse.Namespace) -> int:
     if not args.quiet:
         print("\n".join(report.lines))
     print(f"{args.output}: {report.frames} frames in {report.seconds:.1f} s, {report.fps:.1f} frames/s end to end "
-          f"({report.chunks} chunks on {report.nodes} node(s), {report.resumed} resumed; join "
-          f"{report.join_seconds:.1f} s)")
+          f"({report.chunks} chunks on {report.nodes} node(s), {report.resumed} resumed; scan "
+          f"{report.scan_seconds:.1f} s, Ray start {report.connect_seconds:.1f} s, join {report.join_seconds:.1f} s)")
     return 0

@@ -45,6 +45,8 @@ class JobReport:
 
     frames: int
     seconds: float
+    scan_seconds: float
+    connect_seconds: float
     join_seconds: float
     chunks: int
     resumed: int
@@ -74,7 +76,9 @@ def render_video(source: Path, output: Path, settings: RenderSettings, options: 
     plan = plan_video(source, chunk_seconds=options.chunk_seconds, warmup=options.warmup)
     _check_output(plan, output, settings)
     work = work_folder(output)
+    scan_seconds = time.monotonic() - started
     ray = connect(options.address)
+    connect_seconds = time.monotonic() - started - scan_seconds
     try:
         try:
             work.mkdir(exist_ok=True)
@@ -96,7 +100,8 @@ def render_video(source: Path, output: Path, settings: RenderSettings, options: 
         raise ClusterError(f"the joined video holds {joined} frames, the input {plan.frames}")
     shutil.rmtree(work, ignore_errors=True)
     frames = {index: entry["frames"] for index, entry in manifest.finished.items()}
-    return JobReport(plan.frames, time.monotonic() - started, join_seconds, len(plan.chunks), len(resumed),
+    return JobReport(plan.frames, time.monotonic() - started, scan_seconds, connect_seconds, join_seconds,
+                     len(plan.chunks), len(resumed),
                      len(nodes), tuple(summary(results, resumed, frames)))
 
 
