@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -22,9 +23,7 @@ from framestyle.temporal import DEFAULT_TEMPORAL
 #: ``--ray`` without an address: a local Ray instance.
 _LOCAL = "local"
 #: Frames rendered before each chunk to settle the temporal smoothing (measured: docs/cluster.md).
-DEFAULT_WARMUP = 16
-#: Least chunk length in seconds.
-DEFAULT_CHUNK_SECONDS = 30.0
+DEFAULT_WARMUP = 8
 
 
 def add_style_options(parser: argparse.ArgumentParser, *, temporal: bool = True) -> None:
@@ -83,8 +82,8 @@ def register(parser: argparse.ArgumentParser) -> None:
                          "every node shares")
     cluster.add_argument("--warmup", type=int, default=DEFAULT_WARMUP, metavar="N", help="frames rendered before "
                          f"each chunk to settle the temporal smoothing (default {DEFAULT_WARMUP})")
-    cluster.add_argument("--chunk-seconds", type=float, default=DEFAULT_CHUNK_SECONDS, metavar="S", help="chunks "
-                         f"end at the first keyframe at least S seconds in (default {DEFAULT_CHUNK_SECONDS:g})")
+    cluster.add_argument("--chunk-seconds", type=float, metavar="S", help="chunks end at the first keyframe at "
+                         "least S seconds in (default: three chunks per CPU of the cluster, 10 to 120 s each)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -126,11 +125,20 @@ def run_on_ray(args: argparse.Namespace) -> int:
                               codec=args.codec, preset=args.preset)
     options = JobOptions(None if args.ray == _LOCAL else args.ray, warmup=args.warmup if args.temporal else 0,
                          chunk_seconds=args.chunk_seconds)
-    report = render_video(args.input, args.output, settings, options,
-                          progress=not args.quiet and sys.stderr.isatty())
+    # A batch system stops a job with SIGTERM: handled as Ctrl-C, so the finished chunks are kept for a rerun.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        report = render_video(args.input, args.output, settings, options,
+                              progress=not args.quiet and sys.stderr.isatty())
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if not args.quiet:
         print("\n".join(report.lines))
     print(f"{args.output}: {report.frames} frames in {report.seconds:.1f} s, {report.fps:.1f} frames/s end to end "
           f"({report.chunks} chunks on {report.nodes} node(s), {report.resumed} resumed; scan "
           f"{report.scan_seconds:.1f} s, Ray start {report.connect_seconds:.1f} s, join {report.join_seconds:.1f} s)")
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt

@@ -13,13 +13,13 @@ from types import ModuleType
 from typing import Any, TextIO
 
 from framestyle.catalog import resolve_style
-from framestyle.errors import ClusterError, OutputError, StyleError
+from framestyle.errors import ClusterError, InputError, OutputError, StyleError
 from framestyle.media.writer import CONTAINERS, open_writer
 
 from .connect import check_nodes, connect
 from .join import join_chunks
 from .manifest import Manifest
-from .plan import VideoPlan, plan_video
+from .plan import VideoPlan, VideoScan, auto_chunk_seconds, plan_chunks, scan_video
 from .progress import ClusterProgress, FrameCounter, summary
 from .task import ChunkResult, RenderSettings, chunk_path, render_chunk
 
@@ -32,11 +32,12 @@ POLL = 0.5
 @dataclass(frozen=True)
 class JobOptions:
     """How the job is spread: the cluster (None: a local instance), the warm-up frames before each chunk and the
-    least chunk length in seconds (chunks end at the first keyframe after it)."""
+    least chunk length in seconds (chunks end at the first keyframe after it; None: chosen for the cluster's
+    CPUs by :func:`auto_chunk_seconds`)."""
 
     address: str | None
     warmup: int
-    chunk_seconds: float
+    chunk_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -73,8 +74,10 @@ def render_video(source: Path, output: Path, settings: RenderSettings, options: 
     if output.suffix.lower() not in CONTAINERS:
         raise OutputError(f"{output}: --ray writes video files ({', '.join(CONTAINERS)})")
     resolve_style(settings.style)
-    plan = plan_video(source, chunk_seconds=options.chunk_seconds, warmup=options.warmup)
-    _check_output(plan, output, settings)
+    if options.warmup < 0 or (options.chunk_seconds is not None and options.chunk_seconds <= 0):
+        raise InputError("--warmup must be 0 or more and --chunk-seconds more than 0")
+    scan = scan_video(source)
+    _check_output(scan, output, settings)
     work = work_folder(output)
     scan_seconds = time.monotonic() - started
     ray = connect(options.address)
@@ -84,7 +87,11 @@ def render_video(source: Path, output: Path, settings: RenderSettings, options: 
             work.mkdir(exist_ok=True)
         except OSError as error:
             raise OutputError(f"{work}: cannot create the work folder ({error.strerror})") from error
-        manifest = Manifest(work, _job_key(plan, settings, options, output.suffix))
+        manifest = Manifest(work, _job_key(scan, settings, options, output.suffix))
+        slots = int(ray.cluster_resources().get("CPU", 1))
+        manifest.chunk_seconds = manifest.chunk_seconds or options.chunk_seconds or auto_chunk_seconds(
+            scan.seconds, slots)
+        plan = plan_chunks(scan, chunk_seconds=manifest.chunk_seconds, warmup=options.warmup)
         if not manifest.resumed:
             manifest.save()
         nodes = check_nodes(ray, source, work, settings.style)
@@ -105,21 +112,21 @@ def render_video(source: Path, output: Path, settings: RenderSettings, options: 
                      len(nodes), tuple(summary(results, resumed, frames)))
 
 
-def _check_output(plan: VideoPlan, output: Path, settings: RenderSettings) -> None:
+def _check_output(scan: VideoScan, output: Path, settings: RenderSettings) -> None:
     """Open (and drop) a writer for the output, so a bad name, folder or encoder option fails here."""
-    writer = open_writer(output, width=plan.width, height=plan.height, time_base=plan.time_base,
-                         frame_rate=plan.frame_rate, source=plan.path, crf=settings.crf, codec=settings.codec,
+    writer = open_writer(output, width=scan.width, height=scan.height, time_base=scan.time_base,
+                         frame_rate=scan.frame_rate, source=scan.path, crf=settings.crf, codec=settings.codec,
                          preset=settings.preset)
     writer.abort()
 
 
-def _job_key(plan: VideoPlan, settings: RenderSettings, options: JobOptions, suffix: str) -> dict[str, Any]:
-    """Everything that shapes the chunk files: a manifest of another key is not resumed."""
-    stat = plan.path.stat()
-    return {"input": str(plan.path.resolve()), "input_bytes": stat.st_size, "input_mtime_ns": stat.st_mtime_ns,
-            "settings": dataclasses.asdict(settings), "warmup": options.warmup,
-            "chunk_seconds": options.chunk_seconds, "suffix": suffix.lower(),
-            "chunks": [[chunk.start, chunk.end, chunk.frames] for chunk in plan.chunks]}
+def _job_key(scan: VideoScan, settings: RenderSettings, options: JobOptions, suffix: str) -> dict[str, Any]:
+    """Everything that shapes the chunk files (with the chunk length the manifest keeps): a manifest of another
+    key is not resumed."""
+    stat = scan.path.stat()
+    return {"input": str(scan.path.resolve()), "input_bytes": stat.st_size, "input_mtime_ns": stat.st_mtime_ns,
+            "frames": len(scan.times), "settings": dataclasses.asdict(settings), "warmup": options.warmup,
+            "chunk_seconds": options.chunk_seconds, "suffix": suffix.lower()}
 
 
 def _run_chunks(ray: ModuleType, plan: VideoPlan, settings: RenderSettings, work: Path, suffix: str,

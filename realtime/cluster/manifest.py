@@ -28,9 +28,12 @@ class Manifest:
         self.finished: dict[int, dict[str, Any]] = {}
         #: True when an earlier run's manifest of the same job was found.
         self.resumed = False
+        #: The chunk length the job's plan was cut with (kept, so a rerun cuts the same chunks).
+        self.chunk_seconds: float | None = None
         previous = self._read()
         if previous is not None and previous.get("job") == job:
             self.resumed = True
+            self.chunk_seconds = previous.get("chunk_seconds")
             for key, entry in previous.get("chunks", {}).items():
                 if _intact(work / entry["file"], entry):
                     self.finished[int(key)] = entry
@@ -53,7 +56,8 @@ class Manifest:
 
     def save(self) -> None:
         """Write the manifest as it stands."""
-        data = {"job": self.job, "chunks": {str(key): value for key, value in sorted(self.finished.items())}}
+        chunks = {str(key): value for key, value in sorted(self.finished.items())}
+        data = {"job": self.job, "chunk_seconds": self.chunk_seconds, "chunks": chunks}
         try:
             fd, tmp = tempfile.mkstemp(prefix=".manifest.", suffix=".part", dir=self.path.parent)
             with os.fdopen(fd, "w", encoding="utf-8") as file:

@@ -13,6 +13,11 @@ import av
 from framestyle.errors import InputError
 from framestyle.media.reader import VideoReader
 
+#: Chunks per task slot when the length is chosen for the cluster, and the bounds of that length in seconds.
+CHUNKS_PER_SLOT = 3
+MIN_CHUNK_SECONDS = 10.0
+MAX_CHUNK_SECONDS = 120.0
+
 
 @dataclass(frozen=True)
 class Chunk:
@@ -31,6 +36,25 @@ class Chunk:
 
 
 @dataclass(frozen=True)
+class VideoScan:
+    """What one pass over a video's packets tells: its size and timing, every frame's timestamp (sorted) and the
+    keyframes'."""
+
+    path: Path
+    width: int
+    height: int
+    time_base: Fraction
+    frame_rate: Fraction | None
+    times: tuple[int, ...]
+    keyframes: tuple[int, ...]
+
+    @property
+    def seconds(self) -> float:
+        """From the first frame to the last."""
+        return float((self.times[-1] - self.times[0]) * self.time_base)
+
+
+@dataclass(frozen=True)
 class VideoPlan:
     """A video's chunks and what a task must know about the video to render one."""
 
@@ -43,14 +67,10 @@ class VideoPlan:
     chunks: tuple[Chunk, ...]
 
 
-def plan_video(path: Path, *, chunk_seconds: float, warmup: int) -> VideoPlan:
-    """Scan ``path``'s video packets and cut it at the first keyframe at least ``chunk_seconds`` after the start
-    of the current chunk. Raises :class:`InputError` for a file that cannot be read, has no frames, lacks
-    timestamps or breaks off before its declared end."""
-    if chunk_seconds <= 0:
-        raise InputError(f"chunk length must be positive, got {chunk_seconds} s")
-    if warmup < 0:
-        raise InputError(f"warm-up must be 0 frames or more, got {warmup}")
+def scan_video(path: Path) -> VideoScan:
+    """Open ``path`` and read its video packets (nothing past the first frame is decoded). Raises
+    :class:`InputError` for a file that cannot be read, has no frames, lacks timestamps or breaks off before its
+    declared end."""
     with VideoReader(path, decoder_threads=1) as reader:  # checks the file and decodes its first frame
         width, height, time_base, frame_rate = reader.width, reader.height, reader.time_base, reader.frame_rate
         declared = reader.duration
@@ -59,7 +79,25 @@ def plan_video(path: Path, *, chunk_seconds: float, warmup: int) -> VideoPlan:
     if declared is not None and float(end * time_base) + slack < declared:
         raise InputError(f"{path}: the video breaks off at {float(end * time_base):.2f} s of {declared:.2f} s; the "
                          "file is cut short or damaged")
-    starts = _chunk_starts(times[0], keyframes, math.ceil(chunk_seconds / time_base))
+    return VideoScan(path, width, height, time_base, frame_rate, tuple(times), tuple(keyframes))
+
+
+def auto_chunk_seconds(seconds: float, slots: int) -> float:
+    """A chunk length that gives every task slot :data:`CHUNKS_PER_SLOT` chunks (so slots finish close together),
+    within :data:`MIN_CHUNK_SECONDS` (warm-up and start-up stay small beside a chunk) and
+    :data:`MAX_CHUNK_SECONDS` (an interrupted run loses little)."""
+    return min(MAX_CHUNK_SECONDS, max(MIN_CHUNK_SECONDS, seconds / (CHUNKS_PER_SLOT * max(1, slots))))
+
+
+def plan_chunks(scan: VideoScan, *, chunk_seconds: float, warmup: int) -> VideoPlan:
+    """Cut the video at the first keyframe at least ``chunk_seconds`` after the start of the current chunk; each
+    chunk but the first starts ``warmup`` frames early."""
+    if chunk_seconds <= 0:
+        raise InputError(f"chunk length must be positive, got {chunk_seconds} s")
+    if warmup < 0:
+        raise InputError(f"warm-up must be 0 frames or more, got {warmup}")
+    times, keyframes = scan.times, scan.keyframes
+    starts = _chunk_starts(times[0], keyframes, math.ceil(chunk_seconds / scan.time_base))
     chunks = []
     for index, start in enumerate(starts):
         end_pts = starts[index + 1] if index + 1 < len(starts) else None
@@ -70,7 +108,12 @@ def plan_video(path: Path, *, chunk_seconds: float, warmup: int) -> VideoPlan:
         seek = tuple(reversed([key for key in keyframes if key <= warmup_start]))[:4]
         chunks.append(Chunk(index, start if index else None, end_pts, last - first,
                             warmup_start if index else None, lead, seek if index else ()))
-    return VideoPlan(path, width, height, time_base, frame_rate, len(times), tuple(chunks))
+    return VideoPlan(scan.path, scan.width, scan.height, scan.time_base, scan.frame_rate, len(times), tuple(chunks))
+
+
+def plan_video(path: Path, *, chunk_seconds: float, warmup: int) -> VideoPlan:
+    """:func:`scan_video` then :func:`plan_chunks`."""
+    return plan_chunks(scan_video(path), chunk_seconds=chunk_seconds, warmup=warmup)
 
 
 def _scan(path: Path) -> tuple[list[int], list[int], int]:
@@ -103,7 +146,7 @@ def _scan(path: Path) -> tuple[list[int], list[int], int]:
     return times, keyframes, end
 
 
-def _chunk_starts(first: int, keyframes: list[int], length: int) -> list[int]:
+def _chunk_starts(first: int, keyframes: tuple[int, ...], length: int) -> list[int]:
     """The first frame's timestamp, then each keyframe at least ``length`` after the start before it."""
     starts = [first]
     for key in keyframes:
