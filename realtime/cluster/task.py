@@ -3,22 +3,21 @@ settings of ``stylize video``, and encode the chunk's own frames (video only) in
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import os
 import socket
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
+import av
 
 from framestyle.engine import EngineOptions
 from framestyle.errors import InputError
+from framestyle.media.pipeline import run_pipeline
 from framestyle.media.reader import Frame, VideoReader
-from framestyle.media.writer import open_writer
+from framestyle.media.writer import FrameWriter, open_writer
 from framestyle.stylizer import Stylizer
 
 from .plan import Chunk, VideoPlan
@@ -76,30 +75,24 @@ def chunk_path(work: Path, chunk: Chunk, suffix: str) -> Path:
 def render_chunk(plan: VideoPlan, chunk: Chunk, settings: RenderSettings, work: Path, suffix: str,
                  report: Callable[[int, int], None] | None = None) -> ChunkResult:
     """Render ``chunk`` of ``plan``'s video into its chunk file in ``work``; ``report(index, frames)`` hears the
-    frames finished so far, every :data:`REPORT_EVERY` seconds."""
+    frames finished so far, every :data:`REPORT_EVERY` seconds. Decoding, stylizing and encoding run in the
+    threads of ``stylize video``'s pipeline."""
     started = time.monotonic()
     stylizer = settings.stylizer()
     path = chunk_path(work, chunk, suffix)
-    reader = _open_at(plan, chunk)
-    with reader:
+    with _open_at(plan, chunk) as reader:
         writer = open_writer(path, width=reader.width, height=reader.height, time_base=reader.time_base,
                              frame_rate=reader.frame_rate, crf=settings.crf, codec=settings.codec,
                              preset=settings.preset, encoder_threads=1)
-        with writer:  # renamed into place when complete, removed on any error
-            written, reported = 0, time.monotonic()
-            for frame in _stylized(stylizer, _frames_of(reader, chunk)):
-                if chunk.start is None or frame.pts >= chunk.start:
-                    writer.write(frame)
-                    written += 1
-                    if report is not None and time.monotonic() - reported >= REPORT_EVERY:
-                        report(chunk.index, written)
-                        reported = time.monotonic()
-            if written != chunk.frames:
-                raise InputError(f"{plan.path}: chunk {chunk.index} decoded to {written} frames, its packets "
-                                 f"promised {chunk.frames}")
+        kept = _ChunkWriter(writer, chunk, report)
+        run_pipeline(_ChunkSource(reader, chunk), stylizer.stream, kept, progress=False)  # closes or aborts it
+    if kept.frames != chunk.frames:
+        path.unlink(missing_ok=True)
+        raise InputError(f"{plan.path}: chunk {chunk.index} decoded to {kept.frames} frames, its packets promised "
+                         f"{chunk.frames}")
     if report is not None:
-        report(chunk.index, written)
-    return ChunkResult(chunk.index, path.name, path.stat().st_size, file_sha256(path), written, chunk.warmup,
+        report(chunk.index, kept.frames)
+    return ChunkResult(chunk.index, path.name, path.stat().st_size, file_sha256(path), kept.frames, chunk.warmup,
                        time.monotonic() - started, socket.gethostname(), os.getpid())
 
 
@@ -115,26 +108,49 @@ def _open_at(plan: VideoPlan, chunk: Chunk) -> VideoReader:
     return VideoReader(plan.path, decoder_threads=1)  # the index is of no help: decode from the start
 
 
-def _frames_of(reader: VideoReader, chunk: Chunk) -> Iterator[Frame]:
-    """The frames from the warm-up start to the chunk's end."""
-    for frame in reader.frames():
-        if chunk.end is not None and frame.pts >= chunk.end:
+class _ChunkSource:
+    """The reader's frames from the chunk's warm-up start to its end (no audio), for :func:`run_pipeline`."""
+
+    def __init__(self, reader: VideoReader, chunk: Chunk) -> None:
+        self._reader, self._chunk = reader, chunk
+        self.frame_count = chunk.frames + chunk.warmup
+        self.truncated = False
+
+    def items(self) -> Iterator[Frame]:
+        start, end = self._chunk.warmup_start, self._chunk.end
+        for frame in self._reader.frames():
+            if end is not None and frame.pts >= end:
+                return
+            if start is None or frame.pts >= start:
+                yield frame
+
+
+class _ChunkWriter(FrameWriter):
+    """Passes the chunk's own frames to ``writer`` (the warm-up frames are dropped), counting and reporting them."""
+
+    def __init__(self, writer: FrameWriter, chunk: Chunk, report: Callable[[int, int], None] | None) -> None:
+        super().__init__(writer.path)
+        self._writer, self._chunk, self._report = writer, chunk, report
+        self.frames = 0
+        self._reported = time.monotonic()
+
+    def write(self, frame: Frame) -> None:
+        if self._chunk.start is not None and frame.pts < self._chunk.start:
             return
-        if chunk.warmup_start is None or frame.pts >= chunk.warmup_start:
-            yield frame
+        self._writer.write(frame)
+        self.frames += 1
+        if self._report is not None and time.monotonic() - self._reported >= REPORT_EVERY:
+            self._report(self._chunk.index, self.frames)
+            self._reported = time.monotonic()
 
+    def write_audio(self, packet: av.Packet) -> None:
+        """A chunk holds no audio (the join takes it from the input)."""
 
-def _stylized(stylizer: Stylizer, frames: Iterator[Frame]) -> Iterator[Frame]:
-    """The frames with their images stylized, in order."""
-    waiting: deque[Frame] = deque()
+    def close(self) -> None:
+        self._writer.close()
 
-    def images() -> Iterator[np.ndarray]:
-        for frame in frames:
-            waiting.append(frame)
-            yield frame.image
-
-    for image in stylizer.stream(images()):
-        yield dataclasses.replace(waiting.popleft(), image=image)
+    def abort(self) -> None:
+        self._writer.abort()
 
 
 def file_sha256(path: Path) -> str:
