@@ -182,11 +182,12 @@ def rendering_workers() -> list[int]:
 
 
 def test_an_interrupted_driver_resumes_from_its_finished_chunks(clip: Path, folder: Path, cluster: str,
-                                                                on_ray: Path) -> None:
+                                                                single: Path) -> None:
     output = folder / "resumed.mkv"
     manifest = work_folder(output) / MANIFEST_NAME
-    command = [sys.executable, "-m", "framestyle", "video", str(clip), str(output), "--ray", cluster, *CHUNK,
-               *LOSSLESS]
+    # 16 chunks of 12 frames, 8 per worker: the driver is still busy when the first one is recorded.
+    command = [sys.executable, "-m", "framestyle", "video", str(clip), str(output), "--ray", cluster,
+               "--chunk-seconds", "0.5", *LOSSLESS]
     driver = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while driver.poll() is None and time.monotonic() < deadline and not finished_chunks(manifest):
@@ -197,16 +198,18 @@ def test_an_interrupted_driver_resumes_from_its_finished_chunks(clip: Path, fold
     assert "interrupted" in err and "the same command resumes" in err
     assert not output.exists()
     done = finished_chunks(manifest)
-    assert 0 < len(done) < 8
+    assert 0 < len(done) < 16
     again = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr
     assert f"{len(done)} resumed" in again.stdout
     resumed_rows = {int(line.split()[0]) for line in again.stdout.splitlines() if "resumed (finished" in line}
     assert resumed_rows == done
     assert not work_folder(output).exists()
-    frames, _ = decode(output)
-    expected, _ = decode(on_ray)
-    assert all(np.array_equal(a, b) for a, b in zip(frames, expected, strict=True))
+    frames, stamps = decode(output)
+    expected, expected_stamps = decode(single)
+    assert stamps == expected_stamps
+    near = {seam + offset for seam in range(KEYINT, FRAMES, KEYINT) for offset in range(4)}
+    assert all(psnr(frames[i], expected[i]) >= 45 for i in range(FRAMES) if i not in near)
 
 
 def finished_chunks(manifest: Path) -> set[int]:

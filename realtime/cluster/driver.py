@@ -143,7 +143,7 @@ def _run_chunks(ray: ModuleType, plan: VideoPlan, settings: RenderSettings, work
     results: list[ChunkResult] = []
     try:
         while pending:
-            ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=POLL, fetch_local=True)
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=POLL)  # each chunk recorded as it ends
             for ref in ready:
                 chunk = pending.pop(ref)
                 results.append(_result(ray, ref, chunk.index))
