@@ -188,7 +188,9 @@ def test_an_interrupted_driver_resumes_from_its_finished_chunks(clip: Path, fold
     # 16 chunks of 12 frames, 8 per worker: the driver is still busy when the first one is recorded.
     command = [sys.executable, "-m", "framestyle", "video", str(clip), str(output), "--ray", cluster,
                "--chunk-seconds", "0.5", *LOSSLESS]
-    driver = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Ctrl-C as in a terminal, even when this test runs in the background (which makes children ignore SIGINT).
+    driver = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while driver.poll() is None and time.monotonic() < deadline and not finished_chunks(manifest):
         time.sleep(0.01)
