@@ -18,7 +18,7 @@ $(VENV)/.runtime: $(BIN)/python pyproject.toml
 # with (their cards say so); an unpinned `torch` would pull a CUDA build, gigabytes the CPU-only training never uses.
 $(VENV)/.dev: $(VENV)/.runtime
 	$(BIN)/pip install --quiet 'torch==2.13.0'
-	$(BIN)/pip install --quiet -e '.[cpu,train,test,faces,live]'
+	$(BIN)/pip install --quiet -e '.[cpu,train,test,faces,live,cluster]'
 	# The face detector of the face-survival measure, without its pins (torch<2.3, numpy<2): see pyproject's [faces].
 	$(BIN)/pip install --quiet --no-deps 'facenet-pytorch==2.6.0'
 	touch $@

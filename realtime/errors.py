@@ -28,3 +28,8 @@ class ProviderError(StyleError, RuntimeError):
 
 class MissingExtraError(StyleError, ImportError):
     """A feature needs an optional dependency that is not installed."""
+
+
+class ClusterError(StyleError, RuntimeError):
+    """A cluster cannot be reached, or its nodes cannot do the work (files out of their reach, tasks that keep
+    failing)."""

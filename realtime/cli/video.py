@@ -8,15 +8,22 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 
 from framestyle.engine import DEVICES, EngineOptions
+from framestyle.errors import InputError
 from framestyle.media.pipeline import run_pipeline
 from framestyle.media.reader import VideoReader
 from framestyle.media.writer import open_writer
 from framestyle.stylizer import Stylizer
 from framestyle.temporal import DEFAULT_TEMPORAL
+
+#: ``--ray`` without an address: a local Ray instance.
+_LOCAL = "local"
+#: Frames rendered before each chunk to settle the temporal smoothing (measured: docs/cluster.md).
+DEFAULT_WARMUP = 8
 
 
 def add_style_options(parser: argparse.ArgumentParser, *, temporal: bool = True) -> None:
@@ -68,10 +75,21 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keep-partial", action="store_true", help="when the input breaks off midway, keep the "
                         "frames before the break instead of failing")
     parser.add_argument("--quiet", action="store_true", help="no progress line and no notes")
+    cluster = parser.add_argument_group("on a Ray cluster (the [cluster] extra; see docs/cluster.md)")
+    cluster.add_argument("--ray", nargs="?", const=_LOCAL, metavar="ADDRESS", help="cut the video into chunks at "
+                         "keyframes and render them as Ray tasks: on the cluster whose head is ADDRESS (HOST:PORT), "
+                         "or on a local Ray instance without ADDRESS; IN and OUT's folder must be on a file system "
+                         "every node shares")
+    cluster.add_argument("--warmup", type=int, default=DEFAULT_WARMUP, metavar="N", help="frames rendered before "
+                         f"each chunk to settle the temporal smoothing (default {DEFAULT_WARMUP})")
+    cluster.add_argument("--chunk-seconds", type=float, metavar="S", help="chunks end at the first keyframe at "
+                         "least S seconds in (default: three chunks per CPU of the cluster, 10 to 120 s each)")
 
 
 def run(args: argparse.Namespace) -> int:
     """Stylize IN into OUT; print the end-to-end frames per second."""
+    if args.ray is not None:
+        return run_on_ray(args)
     stylizer = make_stylizer(args, throughput=True)
     # With the network on the CPU, one decoder and one encoder thread keep up and leave the cores to inference
     # (their defaults, a thread or more per core each, fought with it: 44 against 52 frames/s end to end at 640x360).
@@ -90,3 +108,37 @@ def run(args: argparse.Namespace) -> int:
               "those", file=sys.stderr)
     print(f"{args.output}: {stats.frames} frames in {stats.seconds:.1f} s, {stats.fps:.1f} frames/s end to end")
     return 0
+
+
+def run_on_ray(args: argparse.Namespace) -> int:
+    """``stylize video --ray``: the same output, rendered chunk by chunk on a Ray cluster."""
+    from framestyle.cluster.driver import JobOptions, render_video
+    from framestyle.cluster.task import RenderSettings
+
+    if args.keep_partial:
+        raise InputError("--keep-partial applies to single-machine runs, not to --ray")
+    if args.threads:
+        raise InputError("--threads applies to single-machine runs: with --ray each task runs the network on one "
+                         "thread")
+    settings = RenderSettings(args.style, strength=args.strength, preserve_color=args.preserve_color,
+                              max_side=args.max_side, temporal=args.temporal, device=args.device, crf=args.crf,
+                              codec=args.codec, preset=args.preset)
+    options = JobOptions(None if args.ray == _LOCAL else args.ray, warmup=args.warmup if args.temporal else 0,
+                         chunk_seconds=args.chunk_seconds)
+    # A batch system stops a job with SIGTERM: handled as Ctrl-C, so the finished chunks are kept for a rerun.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        report = render_video(args.input, args.output, settings, options,
+                              progress=not args.quiet and sys.stderr.isatty())
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if not args.quiet:
+        print("\n".join(report.lines))
+    print(f"{args.output}: {report.frames} frames in {report.seconds:.1f} s, {report.fps:.1f} frames/s end to end "
+          f"({report.chunks} chunks on {report.nodes} node(s), {report.resumed} resumed; scan "
+          f"{report.scan_seconds:.1f} s, Ray start {report.connect_seconds:.1f} s, join {report.join_seconds:.1f} s)")
+    return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt

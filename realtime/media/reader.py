@@ -47,9 +47,12 @@ class VideoReader:
     any more). A stream that breaks off midway raises :class:`TruncatedInputError` when reached, unless
     ``keep_partial``, in which case the frames up to the break are delivered and ``truncated`` is set.
     ``decoder_threads`` caps the decoder's threads (0: FFmpeg's choice, frame and slice threads on every core).
+    ``seek`` (a timestamp in the video's time base) starts at the keyframe at or before it, as the file's index
+    finds it: ``first_pts`` tells where decoding really starts.
     """
 
-    def __init__(self, path: str | Path, *, keep_partial: bool = False, decoder_threads: int = 0) -> None:
+    def __init__(self, path: str | Path, *, keep_partial: bool = False, decoder_threads: int = 0,
+                 seek: int | None = None) -> None:
         self.path = Path(path)
         self.keep_partial = keep_partial
         self._decoder_threads = decoder_threads
@@ -72,6 +75,8 @@ class VideoReader:
             self.frame_count = int(self._stream.frames) or (
                 round(self.duration * self.frame_rate) if self.duration and self.frame_rate else None)
             self.audio_streams: tuple[av.AudioStream, ...] = tuple(self._container.streams.audio)
+            if seek is not None:
+                self._container.seek(seek, stream=self._stream, backward=True)
             self._items = self._demux()
             self._pending = self._until_first_frame()
         except BaseException:
@@ -80,6 +85,8 @@ class VideoReader:
         first = self._pending[-1]
         assert isinstance(first, Frame)
         self.height, self.width = first.image.shape[:2]
+        #: The timestamp of the first frame delivered.
+        self.first_pts = first.pts
 
     def _video_stream(self) -> av.VideoStream:
         if self._container.format.name == "image2" or self._container.format.name.endswith("_pipe"):

@@ -145,11 +145,15 @@ def _check_folder(path: Path) -> Path:
 
 
 class VideoWriter(FrameWriter):
-    """Encodes frames and remuxes or re-encodes audio into a video file; see the module's notes for the choices."""
+    """Encodes frames and remuxes or re-encodes audio into a video file; see the module's notes for the choices.
+
+    With ``video_template`` (a stream of an already encoded video), nothing is encoded: its packets are copied in
+    with :meth:`write_video_packet` (``crf``, ``codec`` and ``preset`` must be None)."""
 
     def __init__(self, path: Path, *, width: int, height: int, time_base: Fraction, frame_rate: Fraction | None,
                  audio_streams: Sequence[av.AudioStream], crf: int | None, codec: str | None,
-                 preset: str | None = None, encoder_threads: int = 0) -> None:
+                 preset: str | None = None, encoder_threads: int = 0,
+                 video_template: av.VideoStream | None = None) -> None:
         super().__init__(path)
         spec = CONTAINERS.get(path.suffix.lower())
         if spec is None:
@@ -167,8 +171,12 @@ class VideoWriter(FrameWriter):
         self._closed = False
         try:
             self._container = av.open(tmp, "w", format=spec.format)
-            self._video = self._add_video(codec or spec.video_codec, crf, preset, time_base, frame_rate)
-            if encoder_threads:
+            if video_template is not None:
+                self._video = self._container.add_stream_from_template(video_template)
+            else:
+                self._video = self._add_video(codec or spec.video_codec, crf, preset, time_base, frame_rate)
+            self._encoding = video_template is None
+            if encoder_threads and self._encoding:
                 self._video.codec_context.thread_count = encoder_threads
             self._audio = {stream.index: self._add_audio(stream, spec) for stream in audio_streams}
         except BaseException:
@@ -244,6 +252,11 @@ class VideoWriter(FrameWriter):
         picture.pts, picture.time_base, picture.duration = frame.pts, frame.time_base, frame.duration
         self._mux(self._video.encode(picture))
 
+    def write_video_packet(self, packet: av.Packet) -> None:
+        """Copy one encoded packet of a stream like the ``video_template`` given at construction."""
+        packet.stream = self._video
+        self._mux([packet])
+
     def write_audio(self, packet: av.Packet) -> None:
         """Copy one audio packet of an input stream given at construction, or re-encode it (a packet that cannot
         be decoded is left out)."""
@@ -272,7 +285,8 @@ class VideoWriter(FrameWriter):
         if self._closed:
             return
         try:
-            self._mux(self._video.encode(None))
+            if self._encoding:
+                self._mux(self._video.encode(None))
             for route in self._audio.values():
                 if not route.copy:
                     for frame in route.source.codec_context.decode(None):
