@@ -97,8 +97,8 @@ def plot(args: argparse.Namespace) -> int:
         axis.set_ylim(bottom=0)
     for axis in list(axes.flat)[len(styles):]:
         axis.axis("off")
-    figure.suptitle("Style ratio against content distance (lower left is better; dashed: the targets). "
-                    "Circles: networks; squares: optimisation (Gatys et al.)", fontsize=8)
+    figure.suptitle("Lower left is better; dashed: the goals.\nCircles: networks; squares: optimisation (Gatys)",
+                    fontsize=8)
     figure.tight_layout()
     figure.savefig(args.out, dpi=110)
     print(args.out)
