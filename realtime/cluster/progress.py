@@ -6,6 +6,7 @@ import time
 from collections.abc import Sequence
 from typing import TextIO
 
+from ..media.pipeline import StatusLine, time_left
 from .task import ChunkResult
 
 
@@ -25,14 +26,14 @@ class FrameCounter:
         return dict(self.frames)
 
 
-class ClusterProgress:
+class ClusterProgress(StatusLine):
     """One self-overwriting line: frames done of the total, frames/s over the cluster (frames rendered by this
     run over its time) and the time left."""
 
     def __init__(self, stream: TextIO, total: int, already: int) -> None:
-        self.stream, self.total, self.already = stream, total, already
+        super().__init__(stream, width=72)
+        self.total, self.already = total, already
         self.start = time.monotonic()
-        self.shown = False
 
     def show(self, rendered: int, chunks_done: int, chunks: int) -> None:
         """Show ``rendered`` frames done by this run (on top of those of finished chunks found at the start)."""
@@ -41,18 +42,8 @@ class ClusterProgress:
         done = self.already + rendered
         line = f"frames {done}/{self.total}  chunks {chunks_done}/{chunks}  {fps:.1f} frames/s"
         if fps > 0 and done < self.total:
-            left = round((self.total - done) / fps)
-            line += f"  ETA {left // 3600}:{left // 60 % 60:02d}:{left % 60:02d}"
-        self.stream.write(f"\r{line:<72}")
-        self.stream.flush()
-        self.shown = True
-
-    def end(self) -> None:
-        """End the line."""
-        if self.shown:
-            self.stream.write("\n")
-            self.stream.flush()
-            self.shown = False
+            line += f"  ETA {time_left((self.total - done) / fps, hours=True)}"
+        self.write(line)
 
 
 def summary(results: Sequence[ChunkResult], resumed: Sequence[int], frames: dict[int, int]) -> list[str]:

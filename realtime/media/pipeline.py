@@ -175,25 +175,46 @@ def _wait_all(stages: list[_Stage]) -> None:
         stage.done.wait()
 
 
-class _Progress:
-    """One self-overwriting status line: frames done (of the total when known), frames/s and the time left."""
+class StatusLine:
+    """One self-overwriting line on a terminal stream (progress of long work)."""
+
+    def __init__(self, stream: TextIO, width: int = 60) -> None:
+        self.stream, self.width = stream, width
+        self.shown = False
+
+    def write(self, line: str) -> None:
+        """Replace the line's text."""
+        self.stream.write(f"\r{line:<{self.width}}")
+        self.stream.flush()
+        self.shown = True
+
+    def end(self) -> None:
+        """End the line (nothing when nothing was shown)."""
+        if self.shown:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.shown = False
+
+
+def time_left(seconds: float, hours: bool = False) -> str:
+    """``m:ss``, or ``h:mm:ss`` with ``hours``."""
+    left = round(seconds)
+    if hours:
+        return f"{left // 3600}:{left // 60 % 60:02d}:{left % 60:02d}"
+    return f"{left // 60}:{left % 60:02d}"
+
+
+class _Progress(StatusLine):
+    """Frames done (of the total when known), frames/s and the time left."""
 
     def __init__(self, stream: TextIO, total: int | None, start: float) -> None:
-        self.stream, self.total, self.start = stream, total, start
-        self.shown = False
+        super().__init__(stream)
+        self.total, self.start = total, start
 
     def show(self, done: int) -> None:
         elapsed = time.monotonic() - self.start
         fps = done / elapsed if elapsed > 0 else 0.0
         line = f"frames {done}" + (f"/{self.total}" if self.total else "") + f"  {fps:.1f} frames/s"
         if self.total and fps > 0 and done < self.total:
-            left = round((self.total - done) / fps)
-            line += f"  ETA {left // 60}:{left % 60:02d}"
-        self.stream.write(f"\r{line:<60}")
-        self.stream.flush()
-        self.shown = True
-
-    def end(self) -> None:
-        if self.shown:
-            self.stream.write("\n")
-            self.stream.flush()
+            line += f"  ETA {time_left((self.total - done) / fps)}"
+        self.write(line)
