@@ -133,6 +133,7 @@ def video_fps(clip: Path | None, size: tuple[int, int], style: str | None, devic
     """Frames/s end to end of ``stylize video`` with default settings on ``clip`` (or a generated clip)."""
     from . import main
 
+    label = str(clip) if clip is not None else f"generated {size[0]}x{size[1]}, {CLIP_SECONDS} s"
     with tempfile.TemporaryDirectory(prefix="framestyle-bench-") as work:
         if clip is None:
             clip = Path(work) / "panning.mp4"
@@ -145,8 +146,7 @@ def video_fps(clip: Path | None, size: tuple[int, int], style: str | None, devic
         seconds = time.perf_counter() - start
     if status:
         raise InputError(f"stylize video failed on {clip}")
-    return {"clip": str(clip) if clip.exists() else f"generated {size[0]}x{size[1]}, {CLIP_SECONDS} s",
-            "frames": frames, "seconds": seconds, "fps": frames / seconds}
+    return {"clip": label, "frames": frames, "seconds": seconds, "fps": frames / seconds}
 
 
 def run(args: argparse.Namespace) -> int:

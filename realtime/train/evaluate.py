@@ -15,7 +15,7 @@ import torch
 
 from ..grid_texture import grid_amplitudes
 from ..imageio import IMAGE_SUFFIXES, read_rgb, resize_long_side
-from .faces import FaceDetector, FaceSurvival
+from .faces import FRAME_STEP, FaceDetector, FaceSurvival
 from .losses import content_distance, gram, style_distance
 from .vgg import CONTENT_LAYER, STYLE_LAYERS, Features, Vgg16
 
@@ -84,7 +84,6 @@ def stylized_face_pairs(style: str, source: Path, work: Path) -> Iterator[tuple[
     through ``stylize video`` (every ``FRAME_STEP``-th frame is paired), a picture or a folder of pictures through
     ``stylize image``. ``work`` is an existing folder for the stylized files."""
     from ..cli import main
-    from .faces import FRAME_STEP
 
     def stylize(arguments: list[str]) -> int:
         with contextlib.redirect_stdout(io.StringIO()):  # the commands' own summary lines

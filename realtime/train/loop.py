@@ -147,7 +147,8 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> T
     net.train()
     while step < config.steps and time.monotonic() < deadline:
         crops = sampler.sample(config.batch).to(device)
-        photos, weight = crops[:, :3].contiguous(), 1.0 + config.face_weight * crops[:, 3:]
+        photos = crops[:, :3].contiguous()
+        weight = 1.0 + config.face_weight * crops[:, 3:] if config.face_weight > 0 else None
         stylized = net(photos)
         out_features = vgg(stylized)
         with torch.no_grad():
