@@ -89,6 +89,34 @@ def test_resume_continues_from_the_checkpoint(kit: dict[str, Path]) -> None:
     assert card["training"]["steps_done"] == 4
 
 
+def test_init_starts_from_a_trained_models_weights(kit: dict[str, Path]) -> None:
+    from framestyle.train.export import weights_from_onnx
+
+    assert _train(kit, "--steps", "2") == 0
+    first = kit["root"] / "first.onnx"
+    (kit["root"] / "tiny.onnx").rename(first)
+    assert _train(kit, "--steps", "0", "--init", str(first)) == 0
+    before, after = weights_from_onnx(first.read_bytes()), weights_from_onnx((kit["root"] / "tiny.onnx").read_bytes())
+    assert before.keys() == after.keys()
+    assert all(torch.equal(before[key], after[key]) for key in before)
+    # Without --init the same zero-step run starts from random weights.
+    assert _train(kit, "--steps", "0") == 0
+    fresh = weights_from_onnx((kit["root"] / "tiny.onnx").read_bytes())
+    assert not all(torch.equal(before[key], fresh[key]) for key in before)
+
+
+def test_init_from_another_architecture_is_one_line_error(kit: dict[str, Path], capsys: pytest.CaptureFixture) -> None:
+    assert _train(kit, "--steps", "1", "--blocks", "2") == 0
+    first = kit["root"] / "first.onnx"
+    (kit["root"] / "tiny.onnx").rename(first)
+    capsys.readouterr()
+    assert _train(kit, "--steps", "1", "--init", str(first)) == 2
+    error = capsys.readouterr().err.strip()
+    assert "do not fit this network" in error and error.count("\n") == 0
+    (kit["root"] / "junk.onnx").write_bytes(b"not a model")
+    assert _train(kit, "--steps", "1", "--init", str(kit["root"] / "junk.onnx")) == 2
+
+
 def test_train_reports_a_missing_painting_in_one_line(kit: dict[str, Path], capsys: pytest.CaptureFixture) -> None:
     status = main(["train", "--style", str(kit["root"] / "nope.jpg"), "--content", str(kit["photos"]),
                    "--name", "x", "--out", str(kit["root"] / "x.onnx")])

@@ -41,6 +41,9 @@ def register(parser: argparse.ArgumentParser) -> None:
                         "off; needs facenet-pytorch)")
     parser.add_argument("--video-every", type=int, default=8, metavar="N",
                         help="take every N-th frame of the --video clips (default 8)")
+    parser.add_argument("--init", type=Path, metavar="MODEL",
+                        help="start from this model's weights (an .onnx made by stylize train, or a .ckpt): "
+                             "fine-tunes it with this run's weights; the architecture options must match")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--vgg-weights", type=Path, help="VGG-16 features state dict (torchvision layout); "
                         "default: torchvision's ImageNet weights")
@@ -58,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as error:
         raise MissingExtraError(f"training needs the [train] extra ({error.name} is missing): "
                                 "pip install 'framestyle[train]'") from error
-    for path in [args.style, *args.content, *args.video, *args.validation]:
+    for path in [args.style, *args.content, *args.video, *args.validation, *([args.init] if args.init else [])]:
         if not path.exists():
             raise InputError(f"{path}: no such file or folder")
     if args.vgg_weights and not args.vgg_weights.is_file():
@@ -73,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         detail=args.detail, steps=args.steps, batch=args.batch, crop=args.crop, learning_rate=args.lr,
         content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight,
         stability_weight=args.stability_weight, grid_weight=args.grid_weight, face_weight=args.face_weight,
-        video_every=args.video_every,
+        video_every=args.video_every, init=args.init,
         seed=args.seed, vgg_weights=args.vgg_weights, device=args.device, max_minutes=args.max_minutes,
         title=args.title, artist=args.artist, year=args.year, credit=args.credit, licence=args.licence,
     )

@@ -112,3 +112,20 @@ def time_onnx(model_bytes: bytes, height: int, width: int, runs: int = 10, threa
         times.append(time.perf_counter() - start)
     return float(np.median(times))
 
+
+
+def weights_from_onnx(model_bytes: bytes) -> dict[str, torch.Tensor]:
+    """The network's state dict from a model this module exported (its initializers keep the parameter names)."""
+    import onnx
+    from onnx import numpy_helper
+
+    prefix = "net."
+    try:
+        model = onnx.load_from_string(model_bytes)
+    except Exception as error:  # protobuf's DecodeError and onnx's own errors have no common base
+        raise ValueError("not an ONNX model") from error
+    weights = {init.name[len(prefix):]: torch.from_numpy(numpy_helper.to_array(init).copy())
+               for init in model.graph.initializer if init.name.startswith(prefix)}
+    if not weights:
+        raise ValueError("no network weights in this model")
+    return weights

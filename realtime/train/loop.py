@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..errors import InputError
 from ..imageio import read_rgb
 from .data import CropSampler, expand_image_paths, face_masks, video_frames
 from .losses import content_distance, grid_energy, stability_loss, style_distance, total_variation
@@ -48,6 +49,9 @@ class TrainConfig:
     #: weighs those pixels 1 + face_weight times.
     face_weight: float = 0.0
     video_every: int = 8
+    #: A model (.onnx written by this trainer, or a .ckpt) whose weights start the run instead of random ones:
+    #: fine-tuning a trained style with new weights costs a fraction of training it again.
+    init: Path | None = None
     seed: int = 0
     vgg_weights: Path | None = None
     device: str = "auto"
@@ -100,6 +104,15 @@ def _save_checkpoint(path: Path, state: dict[str, object]) -> None:
     tmp.replace(path)
 
 
+def initial_weights(path: Path) -> dict[str, torch.Tensor]:
+    """The network weights stored in a trained model (.onnx) or a training checkpoint (.ckpt)."""
+    if path.suffix == ".onnx":
+        from .export import weights_from_onnx
+
+        return weights_from_onnx(path.read_bytes())
+    return torch.load(path, map_location="cpu", weights_only=False)["net"]
+
+
 def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> TrainResult:
     """Train a style network; returns when ``config.steps`` are done or ``config.max_minutes`` ran out."""
     from tqdm import tqdm
@@ -120,6 +133,12 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> T
     options = ({"width": tuple(config.width), "blocks": config.blocks, "detail": config.detail}
                if config.arch == "fast" else {})
     net = build_network(config.arch, **options).to(device)
+    if config.init is not None:
+        try:
+            net.load_state_dict(initial_weights(config.init))
+        except (RuntimeError, KeyError, ValueError) as error:
+            raise InputError(f"{config.init}: its weights do not fit this network (are the --arch, --width, "
+                             "--blocks and --detail options those it was trained with?)") from error
     optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
         optimizer, T_max=config.steps, eta_min=config.learning_rate / 20)
