@@ -4,11 +4,17 @@ Usage: python tools/train_zoo.py --data ../shared/data --vgg-weights ../shared/w
        [--out models] [--only NAME ...] [--max-minutes M]
 Each run resumes from its checkpoint (models/NAME.ckpt), so an interrupted zoo run continues where it stopped.
 The content photos are the data kit's content folder minus the recipe's validation photos.
+
+A recipe with ``[[stages]]`` tables is trained in stages: each stage's keys replace the recipe's, and every stage
+after the first starts from the previous stage's model (``stylize train --init``). The earlier stages' models and
+checkpoints go to OUT/.stages/ (kept, so a rerun skips the stages already finished); the last stage writes
+OUT/NAME.onnx.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -19,12 +25,28 @@ from framestyle.cli import main as stylize
 RECIPES = Path(__file__).resolve().parent.parent / "models" / "recipes"
 
 
+def stage_runs(recipe: dict, out: Path) -> list[tuple[dict, Path]]:
+    """Each stage of a recipe as (its whole recipe, its output model); a recipe without stages is one stage. Every
+    stage after the first has ``init``, the model of the stage before it."""
+    stages = recipe.get("stages") or [{}]
+    base = {key: value for key, value in recipe.items() if key != "stages"}
+    runs: list[tuple[dict, Path]] = []
+    for index, stage in enumerate(stages):
+        last = index == len(stages) - 1
+        model = out / f"{recipe['name']}.onnx" if last else out / ".stages" / f"{recipe['name']}.{index + 1}.onnx"
+        merged = {**base, **stage}
+        if runs:
+            merged["init"] = runs[-1][1]
+        runs.append((merged, model))
+    return runs
+
+
 def recipe_arguments(recipe: dict, data: Path, vgg: Path, out: Path, max_minutes: float | None) -> list[str]:
-    """The `stylize train` arguments of one recipe."""
+    """The `stylize train` arguments of one stage of a recipe, writing the model ``out``."""
     validation = [data / "content" / name for name in recipe["validation"]]
     content = sorted(p for p in (data / recipe["content"]).iterdir() if p.name not in recipe["validation"])
     args = ["train", "--style", str(data / recipe["style"]), "--name", recipe["name"],
-            "--out", str(out / f"{recipe['name']}.onnx"), "--vgg-weights", str(vgg), "--resume",
+            "--out", str(out), "--vgg-weights", str(vgg), "--resume",
             "--content", *map(str, content), "--validation", *map(str, validation),
             "--video", *(str(data / v) for v in recipe["videos"])]
     for key in ("steps", "crop", "batch", "style_weight", "stability_weight", "seed", "title", "artist", "year",
@@ -34,12 +56,18 @@ def recipe_arguments(recipe: dict, data: Path, vgg: Path, out: Path, max_minutes
             args += [f"--{key.replace('_', '-')}", str(recipe[key])]
     if "width" in recipe:
         args += ["--width", *map(str, recipe["width"])]
-    for key in ("blocks", "detail"):
+    for key in ("blocks", "detail", "init"):
         if key in recipe:
             args += [f"--{key}", str(recipe[key])]
     if max_minutes:
         args += ["--max-minutes", str(max_minutes)]
     return args
+
+
+def stage_finished(model: Path) -> bool:
+    """Whether a model's card says its training finished."""
+    card = model.with_suffix(".json")
+    return card.exists() and bool(json.loads(card.read_text())["training"]["finished"])
 
 
 def main() -> int:
@@ -54,10 +82,17 @@ def main() -> int:
     names = args.only or [p.stem for p in sorted(args.recipes.glob("*.toml"))]
     for name in names:
         recipe = tomllib.loads((args.recipes / f"{name}.toml").read_text())
-        print(f"== {name}", flush=True)
-        status = stylize(recipe_arguments(recipe, args.data, args.vgg_weights, args.out, args.max_minutes))
-        if status:
-            return status
+        runs = stage_runs(recipe, args.out)
+        for number, (stage, model) in enumerate(runs, start=1):
+            if model != runs[-1][1] and stage_finished(model):
+                continue
+            model.parent.mkdir(parents=True, exist_ok=True)
+            print(f"== {name}, stage {number} of {len(runs)}", flush=True)
+            status = stylize(recipe_arguments(stage, args.data, args.vgg_weights, model, args.max_minutes))
+            if status:
+                return status
+            if not stage_finished(model):
+                return 0  # out of --max-minutes: the same command continues this stage
     return 0
 
 

@@ -95,6 +95,7 @@ def build_card(config: TrainConfig, result: TrainResult, fp32: bytes, fp16: byte
             "videos": [Path(p).name for p in config.videos],
             "validation": [Path(p).name for p in config.validation],
             "style": config.style.name,
+            "init": Path(config.init).name if config.init else None,
             "vgg_weights": Path(config.vgg_weights).name if config.vgg_weights else "torchvision IMAGENET1K_V1",
             "steps_done": result.steps_done,
             "finished": result.finished,
