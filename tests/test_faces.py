@@ -45,8 +45,6 @@ def test_a_blank_output_loses_the_face(detector: FaceDetector) -> None:
     assert detector.survival([(image, image * 0 + 128)]).share == 0.0
 
 
-@pytest.mark.xfail(strict=True, reason="the bundled default style does not keep faces yet (the style-quality goal "
-                   "is open); this test turns into a failure, to be unmarked, once it does")
 def test_the_default_style_keeps_the_face_of_a_portrait_it_never_saw(detector: FaceDetector) -> None:
     survival = face_survival(default_style().name, [PORTRAIT], detector)
     assert survival.total == 1 and survival.kept == 1
