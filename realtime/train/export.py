@@ -113,7 +113,6 @@ def time_onnx(model_bytes: bytes, height: int, width: int, runs: int = 10, threa
     return float(np.median(times))
 
 
-
 def weights_from_onnx(model_bytes: bytes) -> dict[str, torch.Tensor]:
     """The network's state dict from a model this module exported (its initializers keep the parameter names)."""
     import onnx

@@ -133,7 +133,8 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> T
     options = ({"width": tuple(config.width), "blocks": config.blocks, "detail": config.detail}
                if config.arch == "fast" else {})
     net = build_network(config.arch, **options).to(device)
-    if config.init is not None:
+    resuming = resume and config.checkpoint.exists()
+    if config.init is not None and not resuming:  # a resumed run takes its weights from the checkpoint
         try:
             net.load_state_dict(initial_weights(config.init))
         except (RuntimeError, KeyError, ValueError) as error:
@@ -143,7 +144,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> T
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
         optimizer, T_max=config.steps, eta_min=config.learning_rate / 20)
     step, seconds_before = 0, 0.0
-    if resume and config.checkpoint.exists():
+    if resuming:
         state = torch.load(config.checkpoint, map_location=device, weights_only=False)
         net.load_state_dict(state["net"])
         optimizer.load_state_dict(state["optimizer"])
