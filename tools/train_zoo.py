@@ -8,7 +8,8 @@ The content photos are the data kit's content folder minus the recipe's validati
 A recipe with ``[[stages]]`` tables is trained in stages: each stage's keys replace the recipe's, and every stage
 after the first starts from the previous stage's model (``stylize train --init``). The earlier stages' models and
 checkpoints go to OUT/.stages/ (kept, so a rerun skips the stages already finished); the last stage writes
-OUT/NAME.onnx.
+OUT/NAME.onnx, and its card's "training" block gets ``earlier_stages`` (the settings and time of each stage before
+it), ``total_steps`` and ``total_seconds``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 import tomllib
 
 from framestyle.cli import main as stylize
+from framestyle.imageio import write_bytes_atomic
 
 RECIPES = Path(__file__).resolve().parent.parent / "models" / "recipes"
 
@@ -70,6 +72,24 @@ def stage_finished(model: Path) -> bool:
     return card.exists() and bool(json.loads(card.read_text())["training"]["finished"])
 
 
+#: The settings of an earlier stage that its successor's card repeats.
+STAGE_KEYS = ("steps", "crop", "batch", "learning_rate", "style_weight", "content_weight", "face_weight", "grid_weight",
+              "tv_weight", "stability_weight", "video_every", "detail", "steps_done", "seconds")
+
+
+def record_stages(models: list[Path]) -> None:
+    """Write the history of a staged run into the last model's card: each earlier stage's settings and time
+    (``earlier_stages``) and the totals over all stages."""
+    cards = [json.loads(model.with_suffix(".json").read_text()) for model in models]
+    earlier = [{key: card["training"][key] for key in STAGE_KEYS if key in card["training"]} for card in cards[:-1]]
+    last = cards[-1]
+    last["training"]["earlier_stages"] = earlier
+    last["training"]["total_steps"] = sum(card["training"]["steps_done"] for card in cards)
+    last["training"]["total_seconds"] = round(sum(card["training"]["seconds"] for card in cards), 1)
+    text = json.dumps(last, indent=2, ensure_ascii=False) + "\n"
+    write_bytes_atomic(models[-1].with_suffix(".json"), text.encode())
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True)
@@ -93,6 +113,8 @@ def main() -> int:
                 return status
             if not stage_finished(model):
                 return 0  # out of --max-minutes: the same command continues this stage
+        if len(runs) > 1:
+            record_stages([model for _, model in runs])
     return 0
 
 
