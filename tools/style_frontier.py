@@ -9,7 +9,7 @@ Usage:
 
 `measure` adds its points to the results file (kept between runs, written atomically after every point, so an
 interrupted run keeps what it measured and a rerun skips what is there). With --keep DIR the optimised pictures are
-kept there too, one PNG per photo, so a stopped optimisation (about ten minutes a photo on two cores) resumes at the
+kept there too, one PNG per photo, so a stopped optimisation (four minutes a photo on two idle cores) resumes at the
 photo it was on. Without --model and --gatys it measures the bundled model of --style. The photos are the recipes'
 validation photos, at 512 px, as `stylize evaluate-style` measures.
 """
