@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-TOOL = Path(__file__).resolve().parent.parent / "tools" / "style_frontier.py"
+from .tool_module import load_tool
 
 
 @pytest.fixture(scope="module")
 def style_frontier():
-    spec = importlib.util.spec_from_file_location("style_frontier", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("style_frontier")
 
 
 def test_a_kept_picture_is_read_back_instead_of_computed_again(style_frontier, tmp_path: Path) -> None:

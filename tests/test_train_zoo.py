@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
-TOOL = Path(__file__).resolve().parent.parent / "tools" / "train_zoo.py"
+from .tool_module import load_tool
 
 
 @pytest.fixture(scope="module")
 def train_zoo():
-    spec = importlib.util.spec_from_file_location("train_zoo", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("train_zoo")
 
 
 def test_a_recipe_without_stages_is_one_run_writing_the_model(train_zoo, tmp_path: Path) -> None:
