@@ -53,7 +53,7 @@ def recipe_arguments(recipe: dict, data: Path, vgg: Path, out: Path, max_minutes
             "--video", *(str(data / v) for v in recipe["videos"])]
     for key in ("steps", "crop", "batch", "style_weight", "stability_weight", "seed", "title", "artist", "year",
                 "credit", "licence", "arch", "tv_weight", "lr", "grid_weight", "face_weight",
-                "video_every", "content_weight"):
+                "video_every", "content_weight", "gray_fraction"):
         if key in recipe:
             args += [f"--{key.replace('_', '-')}", str(recipe[key])]
     if "width" in recipe:
@@ -74,7 +74,7 @@ def stage_finished(model: Path) -> bool:
 
 #: The settings of an earlier stage that its successor's card repeats.
 STAGE_KEYS = ("steps", "crop", "batch", "learning_rate", "style_weight", "content_weight", "face_weight", "grid_weight",
-              "tv_weight", "stability_weight", "video_every", "detail", "steps_done", "seconds")
+              "tv_weight", "stability_weight", "video_every", "gray_fraction", "detail", "steps_done", "seconds")
 
 
 def record_stages(models: list[Path]) -> None:

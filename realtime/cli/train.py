@@ -41,6 +41,9 @@ def register(parser: argparse.ArgumentParser) -> None:
                         "off; needs facenet-pytorch)")
     parser.add_argument("--video-every", type=int, default=8, metavar="N",
                         help="take every N-th frame of the --video clips (default 8)")
+    parser.add_argument("--gray-fraction", type=float, default=0.0, metavar="F",
+                        help="turn this fraction of the training crops to grey, for black-and-white footage "
+                             "(default 0)")
     parser.add_argument("--init", type=Path, metavar="MODEL",
                         help="start from this model's weights (an .onnx made by stylize train, or a .ckpt): "
                              "fine-tunes it with this run's weights; the architecture options must match")
@@ -66,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"{path}: no such file or folder")
     if args.vgg_weights and not args.vgg_weights.is_file():
         raise InputError(f"{args.vgg_weights}: no such file")
+    if not 0.0 <= args.gray_fraction <= 1.0:
+        raise InputError(f"--gray-fraction must be between 0 and 1, got {args.gray_fraction}")
     if args.out.suffix != ".onnx":
         raise InputError(f"--out must end in .onnx, got {args.out}")
     if not args.out.parent.is_dir():
@@ -76,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         detail=args.detail, steps=args.steps, batch=args.batch, crop=args.crop, learning_rate=args.lr,
         content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight,
         stability_weight=args.stability_weight, grid_weight=args.grid_weight, face_weight=args.face_weight,
-        video_every=args.video_every, init=args.init,
+        video_every=args.video_every, gray_fraction=args.gray_fraction, init=args.init,
         seed=args.seed, vgg_weights=args.vgg_weights, device=args.device, max_minutes=args.max_minutes,
         title=args.title, artist=args.artist, year=args.year, credit=args.credit, licence=args.licence,
     )

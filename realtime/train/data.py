@@ -70,16 +70,18 @@ class CropSampler:
     """Random square crops from a pool of RGB images: random scale, position and horizontal flip.
 
     Each image may come with an (H, W) uint8 mask (e.g. where the faces are) that is cropped with it; crops then
-    carry it as a fourth channel in [0, 1] (zero for images without one)."""
+    carry it as a fourth channel in [0, 1] (zero for images without one). A ``gray_fraction`` of the crops is turned
+    to grey (Rec. 601 luma in all three channels), so black-and-white footage is not new to the network."""
 
     def __init__(self, images: list[np.ndarray], crop: int, seed: int,
-                 masks: list[np.ndarray | None] | None = None) -> None:
+                 masks: list[np.ndarray | None] | None = None, gray_fraction: float = 0.0) -> None:
         if not images:
             raise ValueError("no training images")
         masks = masks or [None] * len(images)
         self.images = [torch.from_numpy(resize_long_side(_with_mask(im, mask), STORE_SIDE)).permute(2, 0, 1)
                        for im, mask in zip(images, masks, strict=True)]
         self.crop = crop
+        self.gray_fraction = gray_fraction
         self.generator = torch.Generator().manual_seed(seed)
 
     def _randint(self, high: int) -> int:
@@ -102,8 +104,16 @@ class CropSampler:
             crop = image[:, top : top + self.crop, left : left + self.crop]
             if float(torch.rand(1, generator=self.generator)) < 0.5:
                 crop = crop.flip(-1)
+            if self.gray_fraction > 0 and float(torch.rand(1, generator=self.generator)) < self.gray_fraction:
+                crop = _to_gray(crop)
             crops.append(crop)
         return torch.stack(crops).clamp(0, 1)
+
+
+def _to_gray(crop: torch.Tensor) -> torch.Tensor:
+    """A (4, H, W) crop with its RGB replaced by its Rec. 601 luma; the mask channel kept."""
+    luma = 0.299 * crop[0] + 0.587 * crop[1] + 0.114 * crop[2]
+    return torch.cat([luma.expand(3, -1, -1), crop[3:]])
 
 
 def _with_mask(image: np.ndarray, mask: np.ndarray | None) -> np.ndarray:

@@ -49,6 +49,8 @@ class TrainConfig:
     #: weighs those pixels 1 + face_weight times.
     face_weight: float = 0.0
     video_every: int = 8
+    #: Fraction of the training crops turned to grey (0: none), for black-and-white footage.
+    gray_fraction: float = 0.0
     #: A model (.onnx written by this trainer, or a .ckpt) whose weights start the run instead of random ones:
     #: fine-tuning a trained style with new weights costs a fraction of training it again.
     init: Path | None = None
@@ -124,7 +126,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> T
     for video in config.videos:
         named += [(f"{video}#{i}", frame) for i, frame in enumerate(video_frames(video, config.video_every))]
     masks = face_masks(named, config.out.with_suffix(".faces.json")) if config.face_weight > 0 else None
-    sampler = CropSampler([image for _, image in named], config.crop, config.seed, masks)
+    sampler = CropSampler([image for _, image in named], config.crop, config.seed, masks, config.gray_fraction)
     motion_generator = torch.Generator().manual_seed(config.seed + 1)
 
     from .evaluate import painting_grams
