@@ -17,7 +17,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 
@@ -25,6 +24,7 @@ from .errors import InputError
 from .kernels.flow import MEDIUM, MIN_FLOW_SIDE, create_dis, dense_flow, grey
 from .kernels.occlusion import reliable_mask
 from .kernels.warp import warp
+from .media.reader import VideoReader
 
 
 @dataclass(frozen=True)
@@ -110,23 +110,12 @@ def _size(frame: np.ndarray) -> str:
 
 
 def read_video(path: Path) -> Iterator[np.ndarray]:
-    """The frames of a video file's first video stream, decoded with PyAV as (H, W, 3) uint8 RGB."""
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
-    try:
-        container = av.open(str(path))
-    except av.error.FFmpegError as error:
-        raise InputError(f"{path}: not a video PyAV can read ({error})") from error
-    if not container.streams.video:
-        container.close()
-        raise InputError(f"{path}: no video stream")
-    return _decode(container, path)
+    """The frames of a video file's first video stream as (H, W, 3) uint8 RGB, turned upright by its display matrix
+    as ``stylize video`` turns them (so a phone clip matches its stylized output)."""
+    return _frames(VideoReader(path))
 
 
-def _decode(container: av.container.InputContainer, path: Path) -> Iterator[np.ndarray]:
-    with container:
-        try:
-            for frame in container.decode(video=0):
-                yield frame.to_ndarray(format="rgb24")
-        except av.error.FFmpegError as error:
-            raise InputError(f"{path}: cannot decode ({error})") from error
+def _frames(reader: VideoReader) -> Iterator[np.ndarray]:
+    with reader:
+        for frame in reader.frames():
+            yield frame.image

@@ -14,6 +14,9 @@ from framestyle.cli import main
 from framestyle.errors import InputError
 from framestyle.flicker import warping_error
 
+from .media_samples import make_video
+from .tiny_models import write_invert_model
+
 HEIGHT, WIDTH = 72, 96
 
 
@@ -112,3 +115,23 @@ def test_cli_reports_unusable_videos_in_one_line(tmp_path: Path, capsys: pytest.
         assert main(["flicker", *argv]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and err.startswith("stylize flicker: error: ") and message in err, err
+
+
+@pytest.mark.parametrize("rotation", [90, 270])
+def test_cli_reads_a_rotated_phone_clip_upright_like_its_stylized_output(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], rotation: int) -> None:
+    # The file stores each frame turned back, with a display matrix that turns it upright; `stylize video` writes
+    # the upright frames, so the measure must see the input upright too.
+    upright = pan(6)
+    stored = [np.ascontiguousarray(np.rot90(frame, -rotation // 90)) for frame in upright]
+    clip = make_video(tmp_path / "phone.mp4", size=(HEIGHT, WIDTH), frames=6, rotation=rotation,
+                      picture=lambda width, height, index: stored[index])
+    model = write_invert_model(tmp_path / "invert.onnx")
+    styled = tmp_path / "styled.mp4"
+    assert main(["video", str(clip), str(styled), "--style", str(model), "--temporal", "0", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["flicker", str(clip), str(styled), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["pairs"] == 5
+    # An inverted video changes from frame to frame exactly as much as its input: 1 - a against 1 - W(b).
+    assert data["warping_error"] == pytest.approx(data["input_warping_error"], rel=0.5)
