@@ -1,5 +1,6 @@
-"""The built wheel installs one import root, carries the bundled models and their recipes, builds without a packaging
-warning, and its CLI runs from it."""
+"""The built wheel installs one import root, carries every module and data file of the source folders (the bundled
+models, their recipes, the live page), builds without a packaging warning, and its CLI runs from it; the sdist
+builds the same wheel. (.ci/wheel_smoke runs the installed wheel in fresh environments on every Python claimed.)"""
 
 from __future__ import annotations
 
@@ -33,6 +34,45 @@ def wheel(build: tuple[Path, str]) -> Path:
 
 def test_build_prints_no_packaging_warning(build: tuple[Path, str]) -> None:
     assert "absent from the `packages` configuration" not in build[1]
+
+
+#: Source folders and the names they install under (setup.py's mapping).
+ROOTS = {"realtime": "framestyle", "kernels": "framestyle/kernels", "models": "framestyle/models"}
+#: Tracked folders that do not ship: training checkpoints and the recipes of experiments and comparisons.
+NOT_SHIPPED = ("models/training/", "models/recipes/experiments/", "models/recipes/comparisons/")
+
+
+def shipped_files() -> list[str]:
+    """The installed name of every tracked file in the source folders that the wheel must carry."""
+    tracked = subprocess.run(["git", "ls-files", *ROOTS], cwd=ROOT, capture_output=True, text=True, check=True)
+    names = []
+    for path in tracked.stdout.split():
+        if path.startswith(NOT_SHIPPED):
+            continue
+        folder, rest = path.split("/", 1)
+        names.append(f"{ROOTS[folder]}/{rest}")
+    return names
+
+
+def test_wheel_carries_every_tracked_module_and_data_file(wheel: Path) -> None:
+    names = set(zipfile.ZipFile(wheel).namelist())
+    missing = [name for name in shipped_files() if name not in names]
+    assert not missing, f"missing from the wheel: {missing}"
+    assert not [name for name in names if "/training/" in name or "/experiments/" in name]
+
+
+def test_sdist_builds_the_same_wheel(wheel: Path, tmp_path: Path) -> None:
+    subprocess.run([sys.executable, "-m", "build", "--sdist", "--no-isolation", "-o", str(tmp_path), str(ROOT)],
+                   capture_output=True, check=True)
+    (sdist,) = tmp_path.glob("framestyle-*.tar.gz")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet",
+                    "-w", str(tmp_path / "from_sdist"), str(sdist)], capture_output=True, check=True)
+    (rebuilt,) = (tmp_path / "from_sdist").glob("framestyle-*.whl")
+
+    def contents(path: Path) -> set[str]:
+        return {n for n in zipfile.ZipFile(path).namelist() if ".dist-info/" not in n}
+
+    assert contents(rebuilt) == contents(wheel)
 
 
 def test_wheel_holds_only_the_framestyle_root_the_models_and_recipes(wheel: Path) -> None:

@@ -19,7 +19,10 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-import tomllib
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
 from framestyle.catalog import bundled_styles
 from framestyle.engine import EngineOptions, StyleEngine

@@ -24,8 +24,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
 import numpy as np
-import tomllib
 
 from framestyle.catalog import resolve_style
 from framestyle.engine import EngineOptions, StyleEngine

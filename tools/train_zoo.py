@@ -19,7 +19,10 @@ import json
 import sys
 from pathlib import Path
 
-import tomllib
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
 from framestyle.cli import main as stylize
 from framestyle.imageio import write_bytes_atomic
