@@ -3,27 +3,78 @@
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
-from framestyle.cli import main
-from framestyle.cli.bench import panning_frames
+from framestyle.cli import bench, main
+from framestyle.cli.bench import panning_frames, stream_fps, time_frames
 
 from .tiny_models import write_invert_model
 
 
-def test_json_report_has_every_size_and_stage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+class FakeClock:
+    """Stands in for ``time.perf_counter`` in the bench: time moves only when a step says it took some."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.now = 0.0
+        monkeypatch.setattr(bench, "time", SimpleNamespace(perf_counter=lambda: self.now))
+
+    def spend(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_each_stage_is_summarised_over_the_frames_after_the_warm_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock, calls = FakeClock(monkeypatch), []
+    frames = [np.full((2, 2, 3), index, np.uint8) for index in range(103)]
+
+    def network(frame: np.ndarray) -> None:  # 1 s a warm-up frame, then frame i after them takes i ms
+        calls.append(("network", int(frame[0, 0, 0])))
+        clock.spend(1.0 if frame[0, 0, 0] < 3 else (frame[0, 0, 0] - 2) / 1000)
+
+    def pipeline(frame: np.ndarray) -> None:  # a steady 20 ms
+        calls.append(("pipeline", int(frame[0, 0, 0])))
+        clock.spend(0.020)
+
+    varied, steady = time_frames([network, pipeline], frames, warmup=3)
+    # 1 to 100 ms: median 50.5 ms, 95th percentile (linear) 1 + 0.95 * 99 ms, 100 frames in 5.05 s.
+    assert (varied.fps, varied.p50_ms, varied.p95_ms) == pytest.approx((100 / 5.05, 50.5, 95.05))
+    assert (steady.fps, steady.p50_ms, steady.p95_ms) == pytest.approx((50.0, 20.0, 20.0))
+    assert calls == [(stage, index) for index in range(103) for stage in ("network", "pipeline")]  # turn by turn
+
+
+def test_frames_in_flight_are_timed_after_the_warm_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = FakeClock(monkeypatch)
+
+    class Streaming:
+        def stream(self, frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+            for frame in frames:
+                clock.spend(1.0 if frame[0, 0, 0] < 3 else 0.025)
+                yield frame
+
+    frames = [np.full((2, 2, 3), index, np.uint8) for index in range(13)]
+    assert stream_fps(Streaming(), frames, warmup=3) == pytest.approx(40.0)  # 10 frames of 25 ms
+
+
+def test_json_report_has_every_size_and_stage_with_consistent_figures(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
     model = write_invert_model(tmp_path / "invert.onnx")
     status = main(["bench", "--style", str(model), "--size", "64x48", "40x32", "--frames", "6", "--device", "cpu",
                    "--json"])
     assert status == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["provider"] == "CPUExecutionProvider" and report["frames_in_flight"] >= 1
+    assert report["provider"] == "CPUExecutionProvider" and report["style"] == "invert"
+    assert report["frames_in_flight"] == os.cpu_count() and report["temporal"] == 0.8
     assert [row["size"] for row in report["rows"]] == ["64x48", "40x32"]
     for row in report["rows"]:
-        assert row["network"]["fps"] > 0 and row["pipeline"]["p95_ms"] >= row["pipeline"]["p50_ms"] > 0
-        assert row["network_in_flight_fps"] > 0
+        network, pipeline = row["network"], row["pipeline"]
+        assert network["p95_ms"] >= network["p50_ms"] and pipeline["p95_ms"] >= pipeline["p50_ms"]
+        assert row["smoothing_added_share"] == pytest.approx((pipeline["p50_ms"] - network["p50_ms"])
+                                                             / network["p50_ms"])
 
 
 def test_table_names_the_frames_in_flight(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -38,7 +89,8 @@ def test_video_times_the_whole_job_on_a_generated_clip(tmp_path: Path, capsys: p
     assert main(["bench", "--style", str(model), "--size", "64x48", "--frames", "5", "--device", "cpu",
                  "--video", "--json"]) == 0
     video = json.loads(capsys.readouterr().out)["video"]
-    assert video["frames"] == 12 * 24 and video["fps"] > 0 and "generated 64x48" in video["clip"]
+    assert video["frames"] == 12 * 24 and video["clip"] == "generated 64x48, 12 s"
+    assert video["fps"] == pytest.approx(video["frames"] / video["seconds"])
 
 
 def test_video_names_a_missing_clip_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
