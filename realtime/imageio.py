@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import cv2
 import imagesize
 import numpy as np
 
+from .atomic import write_bytes_atomic
 from .errors import InputError, OutputError
 from .limits import frame_size_problem
 
@@ -71,30 +70,6 @@ def write_image(path: Path, image: np.ndarray) -> None:
     if not ok:
         raise OutputError(f"{path}: cannot encode an image with suffix {path.suffix!r}")
     write_bytes_atomic(path, encoded.tobytes())
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file in ``path``'s folder, then rename it to ``path``."""
-    folder = path.parent if str(path.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
-    except OSError as error:
-        raise OutputError(f"{path}: cannot write here ({error.strerror})") from error
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        give_default_permissions(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def give_default_permissions(path: Path) -> None:
-    """Give a temporary file (created 0600) the permissions a plain new file would get under the umask."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
 
 
 def resize_long_side(image: np.ndarray, side: int) -> np.ndarray:

@@ -24,9 +24,10 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
+from framestyle.atomic import write_bytes_atomic
 from framestyle.catalog import bundled_styles
 from framestyle.engine import EngineOptions, StyleEngine
-from framestyle.imageio import read_rgb, write_bytes_atomic
+from framestyle.imageio import read_rgb
 
 MODELS = Path(__file__).resolve().parent.parent / "models"
 #: The goals every bundled style must meet.

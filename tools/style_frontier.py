@@ -31,9 +31,10 @@ except ModuleNotFoundError:  # Python 3.10
 
 import numpy as np
 
+from framestyle.atomic import write_bytes_atomic
 from framestyle.catalog import resolve_style
 from framestyle.engine import EngineOptions, StyleEngine
-from framestyle.imageio import read_rgb, write_bytes_atomic, write_image
+from framestyle.imageio import read_rgb, write_image
 
 RECIPES = Path(__file__).resolve().parent.parent / "models" / "recipes"
 #: Targets of the bundled styles, drawn on the plot.

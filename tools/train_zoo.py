@@ -24,8 +24,8 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
+from framestyle.atomic import write_bytes_atomic
 from framestyle.cli import main as stylize
-from framestyle.imageio import write_bytes_atomic
 
 RECIPES = Path(__file__).resolve().parent.parent / "models" / "recipes"
 

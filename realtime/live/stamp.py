@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from framestyle.atomic import atomic_file
 from framestyle.errors import OutputError
 
 #: Counter bits; counters wrap at 2**COUNTER_BITS.
@@ -94,10 +95,8 @@ def write_y4m(frames: Iterable[np.ndarray], path: str | Path, fps: int = 30) -> 
     temporary file renamed at the end."""
     import cv2
 
-    path = Path(path)
-    partial = path.with_name(path.name + ".partial")
     count = 0
-    try:
+    with atomic_file(Path(path)) as partial:
         with open(partial, "wb") as out:
             for frame in frames:
                 height, width = frame.shape[:2]
@@ -110,7 +109,4 @@ def write_y4m(frames: Iterable[np.ndarray], path: str | Path, fps: int = 30) -> 
                 count += 1
         if count == 0:
             raise OutputError("no frames to write")
-        partial.replace(path)
-    finally:
-        partial.unlink(missing_ok=True)
     return count

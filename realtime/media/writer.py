@@ -23,8 +23,9 @@ from pathlib import Path
 
 import av
 
+from framestyle.atomic import AtomicFile
 from framestyle.errors import OutputError
-from framestyle.imageio import IMAGE_SUFFIXES, give_default_permissions, write_image
+from framestyle.imageio import IMAGE_SUFFIXES, write_image
 from framestyle.media.reader import Frame
 
 
@@ -159,18 +160,12 @@ class VideoWriter(FrameWriter):
         if spec is None:
             raise OutputError(f"{path}: unsupported output type {path.suffix!r}; use .mp4, .mov, .mkv, .webm or an "
                               "image sequence like frames/%05d.png")
-        folder = _check_folder(path)
+        _check_folder(path)
         self.size = (width, height)
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
-        except OSError as error:
-            raise OutputError(f"{folder}: cannot write here ({error.strerror})") from error
-        os.close(fd)
-        give_default_permissions(Path(tmp))
-        self._tmp = Path(tmp)
+        self._file = AtomicFile(path)
         self._closed = False
         try:
-            self._container = av.open(tmp, "w", format=spec.format)
+            self._container = av.open(str(self._file.tmp), "w", format=spec.format)
             if video_template is not None:
                 self._video = self._container.add_stream_from_template(video_template)
             else:
@@ -293,7 +288,7 @@ class VideoWriter(FrameWriter):
                         self._mux(route.output.encode(frame))
                     self._mux(route.output.encode(None))
             self._container.close()
-            os.replace(self._tmp, self.path)
+            self._file.commit()
         except BaseException:
             self.abort()
             raise
@@ -311,7 +306,7 @@ class VideoWriter(FrameWriter):
         except (av.error.FFmpegError, OSError):
             pass
         finally:
-            self._tmp.unlink(missing_ok=True)
+            self._file.abort()
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..imageio import IMAGE_SUFFIXES, resize_long_side, write_bytes_atomic
+from ..atomic import write_bytes_atomic
+from ..imageio import IMAGE_SUFFIXES, resize_long_side
 
 #: Images are kept at this long side; crops are taken from randomly rescaled copies.
 STORE_SIDE = 512

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..atomic import atomic_file
 from ..errors import InputError
 from ..imageio import read_rgb
 from .data import CropSampler, expand_image_paths, face_masks, video_frames
@@ -101,9 +102,8 @@ def _seed_everything(seed: int) -> None:
 
 
 def _save_checkpoint(path: Path, state: dict[str, object]) -> None:
-    tmp = path.with_name(f".{path.name}.part")
-    torch.save(state, tmp)
-    tmp.replace(path)
+    with atomic_file(path) as tmp:
+        torch.save(state, tmp)
 
 
 def initial_weights(path: Path) -> dict[str, torch.Tensor]:

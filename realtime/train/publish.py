@@ -12,8 +12,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..atomic import write_bytes_atomic
 from ..catalog import CARD_SCHEMA
-from ..imageio import read_rgb, write_bytes_atomic
+from ..imageio import read_rgb
 from .evaluate import StyleScores, load_photos, score_style
 from .export import INPUT_NAME, OPSET, OUTPUT_NAME, ExportCheck, check_export, to_fp16, to_onnx_bytes
 from .loop import TrainConfig, TrainResult
