@@ -27,3 +27,40 @@ def write_invert_model(path: Path) -> Path:
     model.ir_version = 8
     onnx.save(model, str(path))
     return path
+
+
+def write_grid_model(path: Path, period: int, amplitude: float) -> Path:
+    """A model with the style networks' I/O that adds ``amplitude`` grey levels to the pixels at y and x multiples
+    of ``period``: a planted grid texture of known size."""
+    onnx = pytest.importorskip("onnx")
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    pattern = np.zeros((1, period, period, 1), np.float32)
+    pattern[0, 0, 0, 0] = amplitude
+    constants = {"pattern": pattern, "sides": np.array([1, 2], np.int64), "period": np.array(period, np.int64),
+                 "one": np.array([1], np.int64), "zeros": np.array([0, 0], np.int64), "low": np.array(0, np.float32),
+                 "high": np.array(255, np.float32)}
+    graph = helper.make_graph(
+        [
+            helper.make_node("Cast", ["frame"], ["f"], to=TensorProto.FLOAT),
+            helper.make_node("Shape", ["frame"], ["shape"]),
+            helper.make_node("Gather", ["shape", "sides"], ["hw"]),
+            helper.make_node("Add", ["hw", "period"], ["padded"]),
+            helper.make_node("Div", ["padded", "period"], ["tiles"]),  # one tile more than needed, cut below
+            helper.make_node("Concat", ["one", "tiles", "one"], ["repeats"], axis=0),
+            helper.make_node("Tile", ["pattern", "repeats"], ["tiled"]),
+            helper.make_node("Slice", ["tiled", "zeros", "hw", "sides"], ["grid"]),
+            helper.make_node("Add", ["f", "grid"], ["sum"]),
+            helper.make_node("Clip", ["sum", "low", "high"], ["clipped"]),
+            helper.make_node("Cast", ["clipped"], ["stylized"], to=TensorProto.UINT8),
+        ],
+        "grid",
+        [helper.make_tensor_value_info("frame", TensorProto.UINT8, [1, "height", "width", 3])],
+        [helper.make_tensor_value_info("stylized", TensorProto.UINT8, [1, "height", "width", 3])],
+        [numpy_helper.from_array(value, name) for name, value in constants.items()],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
