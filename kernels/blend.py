@@ -22,3 +22,12 @@ def preserve_color(original: np.ndarray, stylized: np.ndarray) -> np.ndarray:
     source = cv2.cvtColor(original, cv2.COLOR_RGB2YCrCb)
     source[..., 0] = styled[..., 0]
     return cv2.cvtColor(source, cv2.COLOR_YCrCb2RGB)
+
+
+def apply_look(original: np.ndarray, stylized: np.ndarray, strength: float = 1.0,
+               keep_colour: bool = False) -> np.ndarray:
+    """The user's look options on a stylized frame, in their one order: the photo's colours kept (if asked), then
+    ``strength`` of the result over the original."""
+    if keep_colour:
+        stylized = preserve_color(original, stylized)
+    return blend_strength(original, stylized, strength)

@@ -12,6 +12,11 @@ import numpy as np
 
 from .warp import inside_frame, warp
 
+#: Largest relative difference between a pixel's current depth and its reprojected previous depth still taken to be
+#: the same surface.
+DEFAULT_DEPTH_TOLERANCE = 0.1
+_FAR = float(np.finfo(np.float32).max)
+
 
 def _squared_norm(flow: np.ndarray) -> np.ndarray:
     return flow[..., 0] * flow[..., 0] + flow[..., 1] * flow[..., 1]
@@ -65,3 +70,17 @@ def photometric_confidence(warped: np.ndarray, target: np.ndarray, low: float, h
             error = cv2.max(error, channel)
     ramp = np.clip((high - np.arange(256, dtype=np.float32)) * np.float32(1.0 / (high - low)), 0.0, 1.0)
     return np.take(ramp, error)
+
+
+def depth_confidence(depth: np.ndarray, previous_depth: np.ndarray, motion: np.ndarray,
+                     tolerance: float = DEFAULT_DEPTH_TOLERANCE) -> np.ndarray:
+    """(H, W) float32, 1 where the surface at each pixel was visible where ``motion`` says it was in the previous
+    frame: inside that frame, and at a depth within ``tolerance`` (relative) of its current depth. Depths are
+    linear, +inf where there is no geometry (sky matches sky)."""
+    # OpenCV passes only (this runs on every frame): +inf becomes the largest float, so sky matches sky and nothing
+    # else; sources outside the frame read -1, which matches no depth.
+    current = cv2.min(depth, _FAR)
+    seen = cv2.remap(cv2.min(previous_depth, _FAR), motion, None, cv2.INTER_NEAREST | cv2.WARP_RELATIVE_MAP,
+                     borderMode=cv2.BORDER_CONSTANT, borderValue=-1.0)
+    agree = cv2.compare(cv2.absdiff(seen, current), cv2.multiply(current, tolerance), cv2.CMP_LE)
+    return agree.astype(np.float32) * np.float32(1 / 255)

@@ -32,3 +32,8 @@ def inside_frame(flow: np.ndarray) -> np.ndarray:
     x = flow[..., 0] + np.arange(width, dtype=np.float32)
     y = flow[..., 1] + np.arange(height, dtype=np.float32)[:, None]
     return (x >= 0) & (x <= width - 1) & (y >= 0) & (y <= height - 1)
+
+
+def compose_motion(newer: np.ndarray, older: np.ndarray) -> np.ndarray:
+    """The backward motion two frames back: ``newer`` leads from frame n to n-1, ``older`` from n-1 to n-2."""
+    return newer + warp(older, newer)

@@ -13,7 +13,7 @@ from .catalog import StyleModel, resolve_style
 from .engine import EngineOptions, StyleEngine
 from .errors import InputError
 from .imageio import resize_long_side
-from .kernels.blend import blend_strength, preserve_color
+from .kernels.blend import apply_look
 from .kernels.upsample import guided_upsample
 from .limits import frame_size_problem
 from .temporal import DEFAULT_TEMPORAL, TemporalFilter
@@ -64,17 +64,20 @@ class Stylizer:
             return guided_upsample(self.engine(small), frame)
         return self.engine(frame)
 
-    def __call__(self, frame: np.ndarray, motion: np.ndarray | None = None) -> np.ndarray:
+    def __call__(self, frame: np.ndarray, motion: np.ndarray | None = None,
+                 depth: np.ndarray | None = None) -> np.ndarray:
         """Stylize one (H, W, 3) uint8 RGB frame and return a frame of the same shape.
 
         ``motion`` (optional, (H, W, 2) float32 pixels): for each pixel of this frame, its displacement to where
         it was in the previous frame, as a game engine's motion vectors give it; it replaces optical flow.
+        ``depth`` (optional, with ``motion``; (H, W) float32, linear, +inf for no geometry): the engine's depth, for
+        a depth test against disocclusions.
         """
         if self.temporal.weight == 0.0:
             stylized = self.stylize_only(frame)
         else:
             # The smoothing's motion estimation and history warp run on a second thread while the network runs.
-            prepared = self._worker.submit(self.temporal.prepare, frame, motion)
+            prepared = self._worker.submit(self.temporal.prepare, frame, motion, depth)
             try:
                 stylized = self.stylize_only(frame)
             finally:
@@ -105,9 +108,7 @@ class Stylizer:
         return self._apply_options(frame, self.temporal(frame, stylized.result()))
 
     def _apply_options(self, frame: np.ndarray, stylized: np.ndarray) -> np.ndarray:
-        if self.preserve_color:
-            stylized = preserve_color(frame, stylized)
-        return blend_strength(frame, stylized, self.strength)
+        return apply_look(frame, stylized, self.strength, self.preserve_color)
 
     def set_temporal(self, weight: float) -> None:
         """Change the temporal smoothing weight (0..1) between two frames; switching the smoothing on starts it

@@ -12,6 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from framestyle.kernels.occlusion import depth_confidence
+from framestyle.kernels.warp import compose_motion
 from framestyle.serve.planes import read_depth, read_motion, read_pixels, write_body, write_pixels
 from framestyle.serve.protocol import (
     CLIENT_MESSAGES,
@@ -55,7 +57,7 @@ from framestyle.serve.protocol import (
     encode_result_header,
     encode_welcome,
 )
-from framestyle.serve.reproject import DepthReprojection, compose_motion, depth_confidence
+from framestyle.temporal import TemporalFilter
 
 LIMITS = Limits(max_width=256, max_height=256, max_pixels=256 * 128)
 DOC = Path(__file__).resolve().parents[1] / "docs" / "protocol.md"
@@ -290,16 +292,16 @@ def test_depth_test_rejects_disocclusions_and_sources_outside_the_frame() -> Non
     assert depth_confidence(sky, sky, np.zeros((4, 4, 2), np.float32)).min() == 1.0
 
 
-def test_depth_reprojection_keeps_history_only_where_trusted() -> None:
-    frame = np.full((8, 8, 3), 128, np.uint8)
-    depth = np.full((8, 8), 5.0, np.float32)
-    still = np.zeros((8, 8, 2), np.float32)
-    smoother = DepthReprojection(weight=0.5)
+def test_the_temporal_filter_with_depth_keeps_history_only_where_the_surface_was_seen() -> None:
+    frame = np.full((64, 64, 3), 128, np.uint8)
+    depth = np.full((64, 64), 5.0, np.float32)
+    still = np.zeros((64, 64, 2), np.float32)
+    smoother = TemporalFilter(weight=0.5)
     assert np.array_equal(smoother(frame, np.zeros_like(frame), still, depth), np.zeros_like(frame))
     new_depth = depth.copy()
-    new_depth[:, 4:] = 1.0  # a near object appeared on the right half: disoccluded there
+    new_depth[:, 32:] = 1.0  # a near object appeared on the right half: disoccluded there
     out = smoother(frame, np.full_like(frame, 200), still, new_depth)
-    assert abs(int(out[0, 0, 0]) - 100) <= 1 and out[0, 7, 0] == 200
+    assert abs(int(out[0, 0, 0]) - 100) <= 1 and out[0, 63, 0] == 200
     smoother.reset()
     assert np.array_equal(smoother(frame, np.full_like(frame, 50), still, depth), np.full_like(frame, 50))
 

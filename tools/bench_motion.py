@@ -2,7 +2,7 @@
 
 Renders a moving Panda3D scene (the one tools/engine_panda3d.py sends to ``stylize serve``) with per-pixel motion
 vectors and depth, stylizes each frame once with the server's network, then smooths the stylized frames the two ways
-the server can (``DepthReprojection`` when a client sends motion and depth, ``TemporalFilter``'s optical flow when
+the server's ``TemporalFilter`` can (by the engine's motion and depth when a client sends them, by optical flow when
 it does not) and reports, for each, the warping error of the output and the smoothing's time per frame (median wall
 time, and mean CPU time of all threads).
 
@@ -30,8 +30,8 @@ from engine_panda3d import Scene  # noqa: E402
 
 from framestyle.catalog import resolve_style  # noqa: E402
 from framestyle.flicker import warping_error  # noqa: E402
+from framestyle.kernels.occlusion import depth_confidence  # noqa: E402
 from framestyle.kernels.warp import warp  # noqa: E402
-from framestyle.serve.reproject import DepthReprojection, depth_confidence  # noqa: E402
 from framestyle.stylizer import Stylizer  # noqa: E402
 from framestyle.temporal import DEFAULT_TEMPORAL, TemporalFilter  # noqa: E402
 
@@ -82,7 +82,7 @@ def main() -> int:
     stylized = [network.stylize_only(rgb) for rgb in rgbs]
 
     flow_filter = TemporalFilter(args.temporal)
-    reprojection = DepthReprojection(args.temporal)
+    reprojection = TemporalFilter(args.temporal)
     methods = {
         "none (frame by frame)": lambda i: stylized[i],
         "optical flow": lambda i: flow_filter(rgbs[i], stylized[i]),

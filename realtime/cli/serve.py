@@ -15,10 +15,10 @@ import threading
 
 from framestyle.catalog import bundled_styles, default_style, resolve_style
 from framestyle.engine import DEVICES, EngineOptions
+from framestyle.kernels.occlusion import DEFAULT_DEPTH_TOLERANCE
 from framestyle.serve.config import ServerConfig
 from framestyle.serve.pipeline import StyleBank, style_pipelines
 from framestyle.serve.protocol import Limits
-from framestyle.serve.reproject import DEFAULT_DEPTH_TOLERANCE
 from framestyle.serve.server import Server, check_exposure
 from framestyle.temporal import DEFAULT_TEMPORAL
 

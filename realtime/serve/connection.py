@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from framestyle.errors import StyleError
+from framestyle.kernels.warp import compose_motion
 from framestyle.serve.config import ServerConfig
 from framestyle.serve.pipeline import FrameJob, FrameProcessor, ProcessorFactory
 from framestyle.serve.planes import Buffer, read_depth, read_motion, read_pixels, write_pixels
@@ -46,7 +47,6 @@ from framestyle.serve.protocol import (
     encode_result_header,
     encode_welcome,
 )
-from framestyle.serve.reproject import compose_motion
 from framestyle.serve.shm import SlotMemory, shm_available
 from framestyle.serve.stats import ClientStats
 from framestyle.serve.wire import PeerClosed, recv_bytes, recv_header, recv_into, send_parts

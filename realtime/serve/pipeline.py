@@ -11,9 +11,9 @@ import numpy as np
 from framestyle.catalog import StyleModel
 from framestyle.engine import EngineOptions
 from framestyle.errors import ModelError
-from framestyle.kernels.blend import blend_strength, preserve_color
+from framestyle.kernels.blend import apply_look
+from framestyle.kernels.occlusion import DEFAULT_DEPTH_TOLERANCE
 from framestyle.serve.protocol import StyleEntry
-from framestyle.serve.reproject import DEFAULT_DEPTH_TOLERANCE, DepthReprojection
 from framestyle.stylizer import Stylizer
 from framestyle.temporal import DEFAULT_TEMPORAL, TemporalFilter
 
@@ -68,31 +68,23 @@ class StyleBank:
 
 
 class StylePipeline:
-    """One client's processor: the network, temporal smoothing (by the engine's motion vectors and depth when it
-    sends both, else by :class:`TemporalFilter`), colour preservation and strength."""
+    """One client's processor: the network, temporal smoothing (:class:`TemporalFilter`, by the engine's motion
+    vectors and depth when it sends them, else by optical flow), colour preservation and strength."""
 
     def __init__(self, bank: StyleBank, temporal_weight: float = DEFAULT_TEMPORAL,
                  depth_tolerance: float = DEFAULT_DEPTH_TOLERANCE) -> None:
         self.bank = bank
-        self._flow = TemporalFilter(temporal_weight)
-        self._depth = DepthReprojection(temporal_weight, depth_tolerance)
+        self._temporal = TemporalFilter(temporal_weight, depth_tolerance=depth_tolerance)
         self._style: str | None = None
 
     def __call__(self, job: FrameJob) -> np.ndarray:
         stylized = self.bank[job.style].stylize_only(job.rgb)
         if job.reset or not job.temporal or job.style != self._style:
-            self._flow.reset()
-            self._depth.reset()
+            self._temporal.reset()
         self._style = job.style
-        if job.temporal and job.motion is not None and job.depth is not None:
-            self._flow.reset()
-            stylized = self._depth(job.rgb, stylized, job.motion, job.depth)
-        elif job.temporal:
-            self._depth.reset()
-            stylized = self._flow(job.rgb, stylized, job.motion)
-        if job.preserve_color:
-            stylized = preserve_color(job.rgb, stylized)
-        return blend_strength(job.rgb, stylized, job.strength)
+        if job.temporal:
+            stylized = self._temporal(job.rgb, stylized, job.motion, job.depth)
+        return apply_look(job.rgb, stylized, job.strength, job.preserve_color)
 
 
 def style_pipelines(bank: StyleBank, temporal_weight: float = DEFAULT_TEMPORAL,
