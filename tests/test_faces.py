@@ -20,6 +20,8 @@ from framestyle.imageio import read_rgb  # noqa: E402
 from framestyle.train.evaluate import face_survival  # noqa: E402
 from framestyle.train.faces import FaceDetector  # noqa: E402
 
+from .tiny_models import write_flat_model  # noqa: E402
+
 PORTRAIT = Path(__file__).parent / "data" / "grace_hopper_200.jpg"
 
 
@@ -50,7 +52,9 @@ def test_the_default_style_keeps_the_face_of_a_portrait_it_never_saw(detector: F
     assert survival.total == 1 and survival.kept == 1
 
 
-def test_evaluate_style_reports_face_survival(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+@pytest.mark.parametrize(("flat", "kept"), [(False, 1), (True, 0)], ids=["default style", "painted over"])
+def test_evaluate_style_reports_face_survival(tmp_path: Path, capsys: pytest.CaptureFixture, flat: bool,
+                                              kept: int) -> None:
     import numpy as np
     import torch
 
@@ -62,7 +66,10 @@ def test_evaluate_style_reports_face_survival(tmp_path: Path, capsys: pytest.Cap
     torch.save(Vgg16().features.state_dict(), vgg)
     painting = tmp_path / "painting.png"
     write_image(painting, np.random.default_rng(0).integers(0, 256, (40, 50, 3), dtype=np.uint8))
-    assert main(["evaluate-style", str(PORTRAIT), "--painting", str(painting), "--vgg-weights", str(vgg),
+    # The default style keeps the portrait's face (as the test above finds); a style that paints everything grey
+    # loses it.
+    style = ["--style", str(write_flat_model(tmp_path / "flat.onnx"))] if flat else []
+    assert main(["evaluate-style", str(PORTRAIT), *style, "--painting", str(painting), "--vgg-weights", str(vgg),
                  "--faces", str(PORTRAIT), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["face_survival"]["total"] == 1 and report["face_survival"]["kept"] in (0, 1)
+    assert report["face_survival"] == {"kept": kept, "total": 1, "share": float(kept)}

@@ -29,6 +29,29 @@ def write_invert_model(path: Path) -> Path:
     return path
 
 
+def write_flat_model(path: Path, level: int = 128) -> Path:
+    """A model with the style networks' I/O that paints every pixel grey ``level``: a style that keeps nothing."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [
+            helper.make_node("Cast", ["frame"], ["f"], to=TensorProto.FLOAT),
+            helper.make_node("Mul", ["f", "zero"], ["blank"]),
+            helper.make_node("Add", ["blank", "level"], ["grey"]),
+            helper.make_node("Cast", ["grey"], ["stylized"], to=TensorProto.UINT8),
+        ],
+        "flat",
+        [helper.make_tensor_value_info("frame", TensorProto.UINT8, [1, "height", "width", 3])],
+        [helper.make_tensor_value_info("stylized", TensorProto.UINT8, [1, "height", "width", 3])],
+        [helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0]),
+         helper.make_tensor("level", TensorProto.FLOAT, [], [float(level)])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
 def write_grid_model(path: Path, period: int, amplitude: float) -> Path:
     """A model with the style networks' I/O that adds ``amplitude`` grey levels to the pixels at y and x multiples
     of ``period``: a planted grid texture of known size."""
