@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,12 +58,15 @@ class EngineOptions:
 class StyleEngine:
     """Runs one style model on frames: ``engine(frame)`` maps (H, W, 3) uint8 RGB to the same shape."""
 
-    def __init__(self, model: StyleModel, options: EngineOptions | None = None) -> None:
+    def __init__(self, model: StyleModel, options: EngineOptions | None = None, *,
+                 slots: threading.Semaphore | None = None) -> None:
+        """``slots``: a semaphore shared by engines whose runs are capped together (one slot a frame)."""
         options = options or EngineOptions()
         if options.device not in DEVICES:
             raise ProviderError(f"unknown device {options.device!r}: choose one of {', '.join(DEVICES)}")
         self.model = model
         self.options = options
+        self._slots = slots
         self._session, self.device = self._open()
         self._input = self._session.get_inputs()[0].name
         self._output = self._session.get_outputs()[0].name
@@ -153,8 +158,9 @@ class StyleEngine:
         if short_h or short_w:
             frame = np.pad(frame, ((0, short_h), (0, short_w), (0, 0)), mode="edge")
         batch = np.ascontiguousarray(frame)[None]
-        if self._bound is not None:
-            result = self._bound(batch)
-        else:
-            (result,) = self._session.run([self._output], {self._input: batch})
+        with self._slots if self._slots is not None else nullcontext():
+            if self._bound is not None:
+                result = self._bound(batch)
+            else:
+                (result,) = self._session.run([self._output], {self._input: batch})
         return result[0, :h, :w]

@@ -28,29 +28,36 @@ class Stylizer:
         preserve_color: keep the original's colours and take only the luminance from the style.
         max_side: run the network with the frame's longer side at most this many pixels, and bring the result
             back to full resolution with an upsampling guided by the full-resolution frame.
-        temporal: 0..1, flow-guided smoothing against flicker between consecutive frames (0: frame by frame).
-            Call :meth:`reset` between unrelated frames; scene cuts are detected and reset it by themselves.
+        temporal: 0..1, flow-guided smoothing against flicker between consecutive frames (0: frame by frame), or
+            a :class:`TemporalFilter` with settings of its own. Call :meth:`reset` between unrelated frames; scene
+            cuts are detected and reset it by themselves.
         engine_options: execution provider (device), CPU threads, fp16 use on GPUs.
         in_flight: how many frames :meth:`stream` keeps in the network at once (on a CPU: one per core, with
             ``EngineOptions(threads=1)``, gives more frames/s than one frame on all cores; calls one frame at a time
             are not affected).
+        engine: an already loaded network to use (e.g. one shared by a :class:`~framestyle.bank.StyleBank`) instead
+            of loading ``style`` with ``engine_options``.
     """
 
     def __init__(self, style: str | StyleModel | None = None, *, strength: float = 1.0, preserve_color: bool = False,
-                 max_side: int | None = None, temporal: float = DEFAULT_TEMPORAL,
-                 engine_options: EngineOptions | None = None, in_flight: int = 1) -> None:
+                 max_side: int | None = None, temporal: float | TemporalFilter = DEFAULT_TEMPORAL,
+                 engine_options: EngineOptions | None = None, in_flight: int = 1,
+                 engine: StyleEngine | None = None) -> None:
         if not 0.0 <= strength <= 1.0:
             raise InputError(f"strength must be between 0 and 1, got {strength}")
         if in_flight < 1:
             raise InputError(f"frames in flight must be at least 1, got {in_flight}")
         if max_side is not None and max_side < 16:
             raise InputError(f"max side must be at least 16 pixels, got {max_side}")
-        self.model = style if isinstance(style, StyleModel) else resolve_style(style)
-        self.engine = StyleEngine(self.model, engine_options or EngineOptions())
+        if engine is not None:
+            self.model, self.engine = engine.model, engine
+        else:
+            self.model = style if isinstance(style, StyleModel) else resolve_style(style)
+            self.engine = StyleEngine(self.model, engine_options or EngineOptions())
         self.strength = strength
         self.preserve_color = preserve_color
         self.max_side = max_side
-        self.temporal = TemporalFilter(temporal)
+        self.temporal = temporal if isinstance(temporal, TemporalFilter) else TemporalFilter(temporal)
         self.in_flight = in_flight
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="framestyle-temporal")
         weakref.finalize(self, self._worker.shutdown, wait=False)  # a dropped stylizer takes its thread with it

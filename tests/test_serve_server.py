@@ -37,6 +37,7 @@ from framestyle.serve import (
     ServerError,
     StyleBank,
     StyleEntry,
+    style_entries,
     style_pipelines,
 )
 from framestyle.serve.protocol import (
@@ -153,7 +154,7 @@ def test_every_format_and_origin_comes_back_stylized(serve, folder: Path, transp
 def test_a_style_model_runs_through_the_default_pipeline(tmp_path: Path) -> None:
     model = write_invert_model(tmp_path / "invert.onnx")
     bank = StyleBank([resolve_style(str(model))])
-    server = Server(bank.entries, style_pipelines(bank))
+    server = Server(style_entries(bank), style_pipelines(bank))
     server.listen_tcp("127.0.0.1", 0)
     with server, Client(server.addresses[0]) as client:
         assert client.styles == ["invert"]

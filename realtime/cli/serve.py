@@ -17,7 +17,7 @@ from framestyle.catalog import bundled_styles, default_style, resolve_style
 from framestyle.engine import DEVICES, EngineOptions
 from framestyle.kernels.occlusion import DEFAULT_DEPTH_TOLERANCE
 from framestyle.serve.config import ServerConfig
-from framestyle.serve.pipeline import StyleBank, style_pipelines
+from framestyle.serve.pipeline import StyleBank, style_entries, style_pipelines
 from framestyle.serve.protocol import Limits
 from framestyle.serve.server import Server, check_exposure
 from framestyle.temporal import DEFAULT_TEMPORAL
@@ -97,7 +97,8 @@ def run(args: argparse.Namespace) -> int:
         models = [first, *(model for model in bundled_styles() if model.name != first.name)]
     bank = StyleBank(models, max_side=args.max_side, engine_options=EngineOptions(device=args.device,
                                                                                     threads=args.threads))
-    server = Server(bank.entries, style_pipelines(bank, args.temporal, args.depth_tolerance), config,
+    entries = style_entries(bank)
+    server = Server(entries, style_pipelines(bank, args.temporal, args.depth_tolerance), config,
                     report=_report, stats_interval=args.stats_interval)
     try:
         if args.unix:
@@ -105,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         if tcp:
             server.listen_tcp(args.host or DEFAULT_HOST, DEFAULT_PORT if args.port is None else args.port)
         server.start()
-        _report(f"listening on {', '.join(server.addresses)}; styles: {', '.join(e.name for e in bank.entries)}; "
+        _report(f"listening on {', '.join(server.addresses)}; styles: {', '.join(e.name for e in entries)}; "
                 f"shared memory {'off' if args.no_shared_memory else 'offered to local clients'}")
         _wait_for_stop()
     finally:

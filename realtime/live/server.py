@@ -26,6 +26,7 @@ from aiohttp import web
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
+from framestyle.bank import StyleBank
 from framestyle.catalog import StyleModel
 from framestyle.engine import EngineOptions, StyleEngine
 from framestyle.errors import StyleError
@@ -52,6 +53,8 @@ class LiveConfig:
     max_side: int | None = None
     engine_options: EngineOptions = field(default_factory=EngineOptions)
     measure: bool = False
+    #: Frames in the style networks at once, across every page (the networks are shared: see StyleBank).
+    max_concurrent: int = 2
 
 
 @dataclass
@@ -72,7 +75,8 @@ class LiveServer:
         self.report = report
         self.pages: dict[int, Page] = {}
         self.served = 0
-        self._styles = {model.name: model for model in config.styles}
+        self.bank = StyleBank(config.styles, max_side=config.max_side, engine_options=config.engine_options,
+                              max_concurrent=config.max_concurrent)
         self._thumbs: dict[str, bytes] = {}
         self.app = web.Application(middlewares=[self._errors])
         self.app.add_routes([
@@ -99,11 +103,8 @@ class LiveServer:
             return _refusal(400, str(error))
 
     def make_stylizer(self, style: str, strength: float, temporal: float) -> Stylizer:
-        """A stylizer for one of the offered styles (an unknown name is a ``StyleError``)."""
-        if style not in self._styles:
-            raise StyleError(f"unknown style {style!r}; this server offers: {', '.join(self._styles)}")
-        return Stylizer(self._styles[style], strength=strength, temporal=temporal, max_side=self.config.max_side,
-                        engine_options=self.config.engine_options)
+        """A stylizer of its own over the offered style's shared network (an unknown name is a ``StyleError``)."""
+        return self.bank.stylizer(style, strength=strength, temporal=temporal)
 
     # -- routes ----------------------------------------------------------------------------------------------------
 
@@ -131,11 +132,12 @@ class LiveServer:
 
     async def _thumb(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
-        if name not in self._styles:
+        if name not in self.bank.models:
             raise StyleError(f"unknown style {name!r}")
         if name not in self._thumbs:
             loop = asyncio.get_running_loop()
-            self._thumbs[name] = await loop.run_in_executor(None, _render_thumb, self._styles[name])
+            engine = await loop.run_in_executor(None, self.bank.engine, name)
+            self._thumbs[name] = await loop.run_in_executor(None, _render_thumb, engine)
         return web.Response(body=self._thumbs[name], content_type="image/jpeg",
                             headers={"Cache-Control": "max-age=3600"})
 
@@ -159,12 +161,16 @@ class LiveServer:
             return _refusal(503, f"this server already serves {len(self.pages)} page"
                             f"{'s' if len(self.pages) != 1 else ''}, its limit (stylize live --max-pages); "
                             "close one of them and reload this page")
-        loop = asyncio.get_running_loop()
-        stylizer = await loop.run_in_executor(None, self.make_stylizer, settings.style, settings.strength,
-                                              settings.temporal)
+        # The page takes its place before the first wait, so offers arriving together cannot pass the limit.
         self.served += 1
         page = Page(self.served, RTCPeerConnection(RTCConfiguration(iceServers=[])))
         self.pages[page.number] = page
+        try:
+            stylizer = await asyncio.get_running_loop().run_in_executor(
+                None, self.make_stylizer, settings.style, settings.strength, settings.temporal)
+        except BaseException:
+            await self._close(page, "was refused")
+            raise
         self._wire(page, stylizer, settings)
         try:
             await page.pc.setRemoteDescription(offer)
@@ -289,14 +295,14 @@ def _refusal(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
-def _render_thumb(model: StyleModel) -> bytes:
-    """A JPEG of the shipped thumbnail picture in ``model``'s style."""
+def _render_thumb(engine: StyleEngine) -> bytes:
+    """A JPEG of the shipped thumbnail picture in the style of ``engine``."""
     picture = cv2.imdecode(np.frombuffer((_STATIC / "thumb_source.jpg").read_bytes(), np.uint8), cv2.IMREAD_COLOR)
     rgb = cv2.cvtColor(picture, cv2.COLOR_BGR2RGB)
-    styled = StyleEngine(model, EngineOptions(device="cpu", threads=1))(rgb)
+    styled = engine(rgb)
     width = round(styled.shape[1] * _THUMB_HEIGHT / styled.shape[0])
     small = cv2.resize(cv2.cvtColor(styled, cv2.COLOR_RGB2BGR), (width, _THUMB_HEIGHT), interpolation=cv2.INTER_AREA)
     ok, data = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 85])
     if not ok:
-        raise StyleError(f"cannot encode the thumbnail of {model.name}")
+        raise StyleError(f"cannot encode the thumbnail of {engine.model.name}")
     return data.tobytes()

@@ -1,17 +1,14 @@
 """What the server does with a frame: the frame-processor interface (one processor per client, made by a factory
-the server is given) and the default processor (shared style models, per-client temporal smoothing)."""
+the server is given) and the default processor (a bank's shared style networks, per-client temporal smoothing)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from framestyle.catalog import StyleModel
-from framestyle.engine import EngineOptions
-from framestyle.errors import ModelError
-from framestyle.kernels.blend import apply_look
+from framestyle.bank import StyleBank
 from framestyle.kernels.occlusion import DEFAULT_DEPTH_TOLERANCE
 from framestyle.serve.protocol import StyleEntry
 from framestyle.stylizer import Stylizer
@@ -43,48 +40,33 @@ FrameProcessor = Callable[[FrameJob], np.ndarray]
 ProcessorFactory = Callable[[], FrameProcessor]
 
 
-class StyleBank:
-    """The styles a server offers, each loaded once (one ONNX Runtime session) and shared by every client."""
-
-    def __init__(self, styles: Sequence[StyleModel], *, max_side: int | None = None,
-                 engine_options: EngineOptions | None = None) -> None:
-        if not styles:
-            raise ModelError("no styles to serve: give --style NAME or --style FILE.onnx")
-        self._stylizers: dict[str, Stylizer] = {}
-        for model in styles:
-            if model.name in self._stylizers:
-                raise ModelError(f"style {model.name!r} is given twice")
-            # the network only: each client's pipeline does its own temporal smoothing
-            self._stylizers[model.name] = Stylizer(model, max_side=max_side, temporal=0.0,
-                                                   engine_options=engine_options or EngineOptions())
-
-    @property
-    def entries(self) -> tuple[StyleEntry, ...]:
-        """The styles as the handshake lists them, in the order given (the first is the default)."""
-        return tuple(StyleEntry(name, stylizer.model.title) for name, stylizer in self._stylizers.items())
-
-    def __getitem__(self, name: str) -> Stylizer:
-        return self._stylizers[name]
+def style_entries(bank: StyleBank) -> tuple[StyleEntry, ...]:
+    """The bank's styles as the handshake lists them, in the order given (the first is the default)."""
+    return tuple(StyleEntry(name, model.title) for name, model in bank.models.items())
 
 
 class StylePipeline:
-    """One client's processor: the network, temporal smoothing (:class:`TemporalFilter`, by the engine's motion
-    vectors and depth when it sends them, else by optical flow), colour preservation and strength."""
+    """One client's processor: a :class:`Stylizer` over the bank's shared network of the style each frame names,
+    with the frame's strength, colour and smoothing controls (the smoothing by the engine's motion vectors and depth
+    when it sends them, else by optical flow)."""
 
     def __init__(self, bank: StyleBank, temporal_weight: float = DEFAULT_TEMPORAL,
                  depth_tolerance: float = DEFAULT_DEPTH_TOLERANCE) -> None:
         self.bank = bank
-        self._temporal = TemporalFilter(temporal_weight, depth_tolerance=depth_tolerance)
-        self._style: str | None = None
+        self.temporal_weight = temporal_weight
+        self.depth_tolerance = depth_tolerance
+        self._stylizer: Stylizer | None = None
 
     def __call__(self, job: FrameJob) -> np.ndarray:
-        stylized = self.bank[job.style].stylize_only(job.rgb)
-        if job.reset or not job.temporal or job.style != self._style:
-            self._temporal.reset()
-        self._style = job.style
-        if job.temporal:
-            stylized = self._temporal(job.rgb, stylized, job.motion, job.depth)
-        return apply_look(job.rgb, stylized, job.strength, job.preserve_color)
+        stylizer = self._stylizer
+        if stylizer is None or stylizer.model.name != job.style:  # a new style starts a fresh history
+            smoothing = TemporalFilter(self.temporal_weight, depth_tolerance=self.depth_tolerance)
+            stylizer = self._stylizer = self.bank.stylizer(job.style, temporal=smoothing)
+        elif job.reset:
+            stylizer.reset()
+        stylizer.strength, stylizer.preserve_color = job.strength, job.preserve_color
+        stylizer.set_temporal(self.temporal_weight if job.temporal else 0.0)
+        return stylizer(job.rgb, job.motion, job.depth)
 
 
 def style_pipelines(bank: StyleBank, temporal_weight: float = DEFAULT_TEMPORAL,
