@@ -5,6 +5,7 @@ builds the same wheel. (.ci/wheel_smoke runs the installed wheel in fresh enviro
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -15,12 +16,29 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def tracked_files() -> list[str]:
+    """The files git tracks in the checkout that are present in the working tree."""
+    listing = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True)
+    return [name for name in listing.stdout.split("\0") if name and (ROOT / name).is_file()]
+
+
 @pytest.fixture(scope="module")
-def build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """The wheel built from the checkout, and what the build printed."""
+def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the checkout's tracked files as they are in the working tree: a build there sees no stale build/
+    folder and no untracked file, as a clean clone would."""
+    copy = tmp_path_factory.mktemp("source")
+    for name in tracked_files():
+        (copy / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, copy / name)
+    return copy
+
+
+@pytest.fixture(scope="module")
+def build(source: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The wheel built from the checkout's tracked files, and what the build printed."""
     out = tmp_path_factory.mktemp("wheel")
-    result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out), str(ROOT)],
-                            capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out),
+                             str(source)], capture_output=True, text=True)
     if result.returncode != 0:
         pytest.fail(f"pip wheel failed: {result.stderr[-2000:]}")
     (path,) = out.glob("framestyle-*.whl")
@@ -44,10 +62,9 @@ NOT_SHIPPED = ("models/training/", "models/recipes/experiments/", "models/recipe
 
 def shipped_files() -> list[str]:
     """The installed name of every tracked file in the source folders that the wheel must carry."""
-    tracked = subprocess.run(["git", "ls-files", *ROOTS], cwd=ROOT, capture_output=True, text=True, check=True)
     names = []
-    for path in tracked.stdout.split():
-        if path.startswith(NOT_SHIPPED):
+    for path in tracked_files():
+        if not path.startswith(tuple(f"{root}/" for root in ROOTS)) or path.startswith(NOT_SHIPPED):
             continue
         folder, rest = path.split("/", 1)
         names.append(f"{ROOTS[folder]}/{rest}")
@@ -56,13 +73,16 @@ def shipped_files() -> list[str]:
 
 def test_wheel_carries_every_tracked_module_and_data_file(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
-    missing = [name for name in shipped_files() if name not in names]
+    shipped = shipped_files()
+    missing = [name for name in shipped if name not in names]
     assert not missing, f"missing from the wheel: {missing}"
+    extra = [name for name in names if ".dist-info/" not in name and name not in shipped]
+    assert not extra, f"in the wheel but not in the source folders: {extra}"
     assert not [name for name in names if "/training/" in name or "/experiments/" in name]
 
 
-def test_sdist_builds_the_same_wheel(wheel: Path, tmp_path: Path) -> None:
-    subprocess.run([sys.executable, "-m", "build", "--sdist", "--no-isolation", "-o", str(tmp_path), str(ROOT)],
+def test_sdist_builds_the_same_wheel(source: Path, wheel: Path, tmp_path: Path) -> None:
+    subprocess.run([sys.executable, "-m", "build", "--sdist", "--no-isolation", "-o", str(tmp_path), str(source)],
                    capture_output=True, check=True)
     (sdist,) = tmp_path.glob("framestyle-*.tar.gz")
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet",
@@ -94,7 +114,8 @@ def test_cli_runs_from_the_installed_wheel(wheel: Path, tmp_path: Path) -> None:
                    check=True)
     env = {**os.environ, "PYTHONPATH": str(site)}
     result = subprocess.run([sys.executable, "-m", "framestyle", "styles", "--json"], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, check=True)
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
     assert "starry_night" in result.stdout
     code = ("import sys, framestyle; from framestyle.cli import build_parser; build_parser(); "
             "from framestyle.stylizer import Stylizer; print(framestyle.__file__, 'torch' in sys.modules)")
