@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from dataclasses import dataclass
 from importlib import resources
@@ -90,11 +91,13 @@ def resolve_style(spec: str | None) -> StyleModel:
     if spec.endswith(".onnx") or "/" in spec or "\\" in spec:
         return _loose_model(Path(spec))
     styles = bundled_styles()
-    for style in styles:
-        if style.name == spec:
-            return style
+    by_name = {style.name.lower(): style for style in styles}
+    if spec.lower() in by_name:  # names are matched without regard to case
+        return by_name[spec.lower()]
+    close = difflib.get_close_matches(spec.lower(), list(by_name), n=3, cutoff=0.6)
+    guess = f"did you mean {' or '.join(close)}? " if close else ""
     names = ", ".join(style.name for style in styles)
-    raise ModelError(f"unknown style {spec!r}; bundled styles: {names} (or give a path to an .onnx file)")
+    raise ModelError(f"unknown style {spec!r}; {guess}bundled styles: {names} (or give a path to an .onnx file)")
 
 
 def _loose_model(path: Path) -> StyleModel:
