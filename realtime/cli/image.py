@@ -62,6 +62,9 @@ def _run_folder(folder: Path, output: Path, args: argparse.Namespace) -> int:
         raise InputError(f"{folder}: no pictures here ({', '.join(sorted(IMAGE_SUFFIXES))})")
     if output.exists() and not output.is_dir():
         raise OutputError(f"{output}: not a folder (IN is a folder, so OUT must be one)")
+    if not output.exists() and output.suffix.lower() in IMAGE_SUFFIXES:
+        raise OutputError(f"{output}: a picture name, but IN is a folder, so OUT must be a folder (made if missing); "
+                          "give a folder name")
     if output.resolve() == folder.resolve() or (output.exists() and output.samefile(folder)):
         raise OutputError(f"{output}: this is the input folder; choose another one (inputs are never overwritten)")
     stylizer = make_stylizer(args)  # no --temporal: the pictures are unrelated
