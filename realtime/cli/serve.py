@@ -110,11 +110,9 @@ def run(args: argparse.Namespace) -> int:
                 f"shared memory {'off' if args.no_shared_memory else 'offered to local clients'}")
         _wait_for_stop()
     finally:
-        server.close()
+        server.close()  # each client's summary line is reported as it ends, those ended by the close included
     clients = server.clients()
     _report(f"stopped; {len(clients)} client{'s' if len(clients) != 1 else ''} served")
-    for stats in clients:
-        _report(stats.summary_line())
     return 0
 
 

@@ -60,6 +60,7 @@ class Server:
         self._lock = threading.Lock()
         self._active: set[Connection] = set()
         self._done: deque[ClientStats] = deque(maxlen=_KEEP_FINISHED)
+        self._summarised: set[int] = set()
         self._count = 0
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -129,7 +130,8 @@ class Server:
             thread.start()
 
     def close(self) -> None:
-        """Stop accepting, disconnect every client (telling it why), and remove the Unix socket files."""
+        """Stop accepting, disconnect every client (telling it why), report the summary of each client not yet
+        reported, and remove the Unix socket files."""
         if self._stop.is_set():
             return
         self._stop.set()
@@ -146,6 +148,8 @@ class Server:
             connection.shutdown()
         for connection in active:
             connection.join(_JOIN_TIMEOUT)
+        for stats in self.clients():  # those whose connection has not ended by itself yet
+            self._summarise(stats)
         self._selector.close()
         self._wake_r.close()
         self._wake_w.close()
@@ -206,7 +210,15 @@ class Server:
             if connection.welcomed:
                 self._done.append(connection.stats)
         if connection.welcomed:
-            self._report(connection.stats.summary_line())
+            self._summarise(connection.stats)
+
+    def _summarise(self, stats: ClientStats) -> None:
+        """Report a client's summary line, once: when its connection ends or when the server closes, whichever
+        comes first."""
+        with self._lock:
+            if stats.number not in self._summarised:
+                self._summarised.add(stats.number)
+                self._report(stats.summary_line())
 
     def _report_loop(self) -> None:
         while not self._stop.wait(self._stats_interval):
