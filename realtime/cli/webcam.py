@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import argparse
 import collections
+import os
+import re
+import sys
 import time
 from fractions import Fraction
+from importlib import metadata
 from pathlib import Path
 
 import cv2
@@ -180,8 +184,25 @@ class _Session:
 
 
 def _open_window() -> None:
+    """Open the --show window, or say in one line why it cannot be."""
+    if re.search(r"^\s*GUI:\s*NONE\s*$", cv2.getBuildInformation(), re.MULTILINE):
+        raise OutputError(no_gui_message())
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise OutputError("--show needs a desktop, and this session has none (no DISPLAY); without --show the "
+                          "readout is printed")
     try:
         cv2.namedWindow(_WINDOW)
     except cv2.error:
-        raise OutputError("--show needs OpenCV with a GUI (install opencv-python instead of opencv-python-headless) "
-                          "and a desktop; without --show the readout is printed") from None
+        raise OutputError(no_gui_message()) from None
+
+
+def no_gui_message() -> str:
+    """Why --show cannot work with a headless OpenCV, and the exact commands that swap it for the GUI build."""
+    try:
+        pin = f"=={metadata.version('opencv-python-headless')}"
+    except metadata.PackageNotFoundError:
+        pin = ""
+    return ("--show needs OpenCV with windows, and the installed opencv-python-headless (what framestyle installs) "
+            "has none; the desktop build installs the same cv2 module, so replace one with the other, never both: "
+            f"pip uninstall -y opencv-python-headless && pip install 'opencv-python{pin}' (without --show the "
+            "readout is printed)")
