@@ -1,19 +1,20 @@
 """Stylize a video file, keeping its sound, timestamps, size and length.
 
 The output's extension picks the format: .mp4, .mov and .mkv get H.264, .webm gets VP9 with Opus sound, and a name
-with a number pattern such as frames/%05d.png gets one picture per frame.
+with a number pattern such as frames/%05d.png gets one picture per frame (its folder is made if missing).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import sys
 from pathlib import Path
 
 from framestyle.engine import DEVICES, EngineOptions
-from framestyle.errors import InputError
+from framestyle.errors import InputError, OutputError
 from framestyle.media.pipeline import run_pipeline
 from framestyle.media.reader import VideoReader
 from framestyle.media.writer import open_writer
@@ -64,7 +65,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     """Add the ``video`` arguments."""
     parser.add_argument("input", metavar="IN", type=Path, help="the video file to stylize")
     parser.add_argument("output", metavar="OUT", type=Path, help="the file to write (.mp4, .mov, .mkv, .webm), or a "
-                        "picture pattern like frames/%%05d.png")
+                        "picture pattern like frames/%%05d.png (its folder is made if missing)")
     add_style_options(parser)
     parser.add_argument("--crf", type=int, metavar="N", help="quality for H.264/H.265 (0..51, default 18) and VP9 "
                         "(0..63, default 32): lower is better and bigger")
@@ -90,6 +91,33 @@ def run(args: argparse.Namespace) -> int:
     """Stylize IN into OUT; print the end-to-end frames per second."""
     if args.ray is not None:
         return run_on_ray(args)
+    made = _make_sequence_folder(args.output)
+    try:
+        return _run_here(args)
+    except BaseException:
+        for folder in made:  # deepest first; a folder that holds anything stays
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        raise
+
+
+def _make_sequence_folder(output: Path) -> list[Path]:
+    """Create the missing folders of a picture sequence's pattern (``frames/%05d.png``); returns them, deepest
+    first, to be removed again if the run fails."""
+    if not re.search(r"%0?\d*d", output.name):
+        return []
+    missing = [folder for folder in [output.parent, *output.parent.parents] if not folder.exists()]
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"{output.parent}: cannot make this folder ({error.strerror})") from error
+    return missing
+
+
+def _run_here(args: argparse.Namespace) -> int:
+    """``stylize video`` on this machine."""
     stylizer = make_stylizer(args, throughput=True)
     # With the network on the CPU, one decoder and one encoder thread keep up and leave the cores to inference
     # (their defaults, a thread or more per core each, fought with it: 44 against 52 frames/s end to end at 640x360).
