@@ -5,7 +5,7 @@ otherwise."""
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
 
@@ -59,16 +59,39 @@ def _video_packets(chunks: Sequence[Path]) -> Iterator[av.Packet]:
         except av.error.FFmpegError as error:
             raise OutputError(f"{path}: chunk file unreadable ({error.strerror})") from error
         with container:
-            for packet in container.demux(container.streams.video[0]):
-                if not packet.size:
-                    continue
-                if packet.dts is not None and last_dts is not None and packet.dts * packet.time_base <= last_dts:
+            packets = (packet for packet in container.demux(container.streams.video[0]) if packet.size)
+            for packet in _with_decoding_times(packets):
+                if last_dts is not None and packet.dts * packet.time_base <= last_dts:
                     packet.dts = int(last_dts / packet.time_base) + 1
                     if packet.pts is not None and packet.dts > packet.pts:
                         raise OutputError(f"{path}: cannot join: its decoding times overlap the previous chunk's")
-                if packet.dts is not None:
-                    last_dts = packet.dts * packet.time_base
+                last_dts = packet.dts * packet.time_base
                 yield packet
+
+
+def _with_decoding_times(packets: Iterable[av.Packet]) -> Iterator[av.Packet]:
+    """The packets, each with a decoding time. Matroska stores none: its demuxer derives them from the
+    presentation times, except on the first packets of a stream whose codec reorders frames (H.264 with B-frames),
+    which get times just before the first derived one, a frame apart (each still at or before its own
+    presentation time)."""
+    waiting: list[av.Packet] = []
+    for packet in packets:
+        if packet.dts is None:
+            waiting.append(packet)
+            continue
+        yield from _lead_up(waiting, packet.dts)
+        waiting = []
+        yield packet
+    if waiting:  # no packet had a decoding time: end them just before the earliest picture
+        yield from _lead_up(waiting, min(p.pts for p in waiting if p.pts is not None))
+
+
+def _lead_up(packets: list[av.Packet], before: int) -> Iterator[av.Packet]:
+    """``packets`` with decoding times counting up to ``before`` (excluded), a frame's duration apart."""
+    step = max(1, min((p.duration or 1) for p in packets)) if packets else 1
+    for index, packet in enumerate(packets):
+        packet.dts = before - (len(packets) - index) * step
+        yield packet
 
 
 def _audio_packets(container: av.container.InputContainer, streams: Sequence[av.AudioStream]) -> Iterator[av.Packet]:
