@@ -32,6 +32,7 @@ def connect(address: str | None) -> ModuleType:
     instance with one CPU slot per core when ``address`` is None. Returns the connected ``ray`` module."""
     if address is not None:
         _check_reachable(address)
+        _use_local_token()
     if address is None or _host(address) in _LOOPBACK:
         # Ray swaps a loopback address for this machine's network address, where a head bound to the loopback
         # does not listen; this switch (read when Ray is imported) keeps it, and a local instance on the loopback.
@@ -45,8 +46,27 @@ def connect(address: str | None) -> ModuleType:
             ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
     except (ConnectionError, RuntimeError, ValueError) as error:
         where = f"the Ray cluster at {address}" if address else "a local Ray instance"
-        raise ClusterError(f"cannot join {where}: {_first_line(error)}") from error
+        hint = f" ({TOKEN_HINT})" if address else ""
+        raise ClusterError(f"cannot join {where}: {_first_line(error)}{hint}") from error
     return ray
+
+
+#: What a driver that cannot join is told about Ray's token authentication (on since Ray 2.60 when the head has a
+#: token).
+TOKEN_HINT = ("a head with Ray's token authentication needs its token on this machine too: copy the head's "
+              "~/.ray/auth_token here, or set RAY_AUTH_TOKEN to what `ray get-auth-token` prints there")
+
+
+def _use_local_token() -> None:
+    """Turn on Ray's token authentication for this driver when a token is at hand and nothing says otherwise, as
+    `ray start` and a local ``ray.init`` do (Ray leaves it off for an explicit address); a head without
+    authentication still accepts such a driver."""
+    if "RAY_AUTH_MODE" in os.environ:
+        return
+    path = os.environ.get("RAY_AUTH_TOKEN_PATH")
+    token_file = Path(path) if path else Path.home() / ".ray" / "auth_token"
+    if os.environ.get("RAY_AUTH_TOKEN") or token_file.is_file():
+        os.environ["RAY_AUTH_MODE"] = "token"
 
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}

@@ -68,9 +68,11 @@ def work_folder(output: Path) -> Path:
 def render_video(source: Path, output: Path, settings: RenderSettings, options: JobOptions, *,
                  progress: bool, stream: TextIO | None = None) -> JobReport:
     """Render ``source`` into ``output`` on a Ray cluster; see the module's docstring. Raises a
-    :class:`StyleError` with one line for any bad input, before any work is spread."""
+    :class:`StyleError` with one line for any bad input, before any work is spread. Both paths are made absolute
+    first: the tasks run in other folders, on other nodes."""
     stream = stream or sys.stderr
     started = time.monotonic()
+    source, output = source.absolute(), output.absolute()
     if output.suffix.lower() not in CONTAINERS:
         raise OutputError(f"{output}: --ray writes video files ({', '.join(CONTAINERS)})")
     resolve_style(settings.style)
@@ -82,34 +84,49 @@ def render_video(source: Path, output: Path, settings: RenderSettings, options: 
     scan_seconds = time.monotonic() - started
     ray = connect(options.address)
     connect_seconds = time.monotonic() - started - scan_seconds
+    manifest: Manifest | None = None
     try:
         try:
-            work.mkdir(exist_ok=True)
-        except OSError as error:
-            raise OutputError(f"{work}: cannot create the work folder ({error.strerror})") from error
-        manifest = Manifest(work, _job_key(scan, settings, options, output.suffix))
-        slots = int(ray.cluster_resources().get("CPU", 1))
-        manifest.chunk_seconds = manifest.chunk_seconds or options.chunk_seconds or auto_chunk_seconds(
-            scan.seconds, slots)
-        plan = plan_chunks(scan, chunk_seconds=manifest.chunk_seconds, warmup=options.warmup)
-        if not manifest.resumed:
-            manifest.save()
-        nodes = check_nodes(ray, source, work, settings.style)
-        resumed = sorted(manifest.finished)
-        results = _run_chunks(ray, plan, settings, work, output.suffix, manifest, progress, stream)
-    finally:
-        ray.shutdown()
-    join_started = time.monotonic()
-    joined = join_chunks([chunk_path(work, chunk, output.suffix) for chunk in plan.chunks], source, output)
-    join_seconds = time.monotonic() - join_started
-    if joined != plan.frames:
-        output.unlink(missing_ok=True)
-        raise ClusterError(f"the joined video holds {joined} frames, the input {plan.frames}")
+            try:
+                work.mkdir(exist_ok=True)
+            except OSError as error:
+                raise OutputError(f"{work}: cannot create the work folder ({error.strerror})") from error
+            manifest = Manifest(work, _job_key(scan, settings, options, output.suffix))
+            slots = int(ray.cluster_resources().get("CPU", 1))
+            manifest.chunk_seconds = manifest.chunk_seconds or options.chunk_seconds or auto_chunk_seconds(
+                scan.seconds, slots)
+            plan = plan_chunks(scan, chunk_seconds=manifest.chunk_seconds, warmup=options.warmup)
+            if not manifest.resumed:
+                manifest.save()
+            nodes = check_nodes(ray, source, work, settings.style)
+            resumed = sorted(manifest.finished)
+            results = _run_chunks(ray, plan, settings, work, output.suffix, manifest, progress, stream)
+        finally:
+            ray.shutdown()
+        join_started = time.monotonic()
+        joined = join_chunks([chunk_path(work, chunk, output.suffix) for chunk in plan.chunks], source, output)
+        join_seconds = time.monotonic() - join_started
+        if joined != plan.frames:
+            output.unlink(missing_ok=True)
+            raise ClusterError(f"the joined video holds {joined} frames, the input {plan.frames}")
+    except StyleError as error:
+        raise _settled(error, work, manifest) from error
     shutil.rmtree(work, ignore_errors=True)
     frames = {index: entry["frames"] for index, entry in manifest.finished.items()}
     return JobReport(plan.frames, time.monotonic() - started, scan_seconds, connect_seconds, join_seconds,
                      len(plan.chunks), len(resumed),
                      len(nodes), tuple(summary(results, resumed, frames)))
+
+
+def _settled(error: StyleError, work: Path, manifest: Manifest | None) -> StyleError:
+    """After a failed job: the work folder removed when it holds no finished chunk (nothing to resume), or the
+    error with a note on the chunks kept there."""
+    if manifest is None or not manifest.finished:
+        shutil.rmtree(work, ignore_errors=True)
+        return error
+    note = (f"{len(manifest.finished)} finished chunks are kept in {work}: the same command resumes from them "
+            "(remove that folder to start over)")
+    return type(error)(f"{error}; {note}")
 
 
 def _check_output(scan: VideoScan, output: Path, settings: RenderSettings) -> None:
@@ -132,7 +149,8 @@ def _job_key(scan: VideoScan, settings: RenderSettings, options: JobOptions, suf
 def _run_chunks(ray: ModuleType, plan: VideoPlan, settings: RenderSettings, work: Path, suffix: str,
                 manifest: Manifest, progress: bool, stream: TextIO) -> list[ChunkResult]:
     """Submit every unfinished chunk, record each as it finishes, and show the progress; on any error or Ctrl-C
-    the tasks still running are cancelled."""
+    the tasks still running are left to end with the driver's connection (cancelling them one by one can crash Ray
+    2.60's driver when a task finishes meanwhile)."""
     counter = ray.remote(num_cpus=0)(FrameCounter).remote()
     task = ray.remote(num_cpus=1, max_retries=TASK_RETRIES)(_render_remote)
     plan_ref = ray.put(plan)
@@ -154,13 +172,12 @@ def _run_chunks(ray: ModuleType, plan: VideoPlan, settings: RenderSettings, work
                 rendered = sum(result.frames for result in results) + sum(
                     frames for index, frames in running.items() if index not in done)
                 meter.show(rendered, len(manifest.finished), len(plan.chunks))
-    except BaseException:
-        for ref in pending:
-            ray.cancel(ref, force=True)
+    except BaseException as error:  # the tasks still running end with the driver's connection (ray.shutdown)
         if meter:
             meter.end()
-        print(f"stylize video: {len(manifest.finished)} of {len(plan.chunks)} chunks are finished and kept; the "
-              "same command resumes from them", file=stream)
+        if isinstance(error, KeyboardInterrupt):
+            print(f"stylize video: {len(manifest.finished)} of {len(plan.chunks)} chunks are finished and kept; the "
+                  "same command resumes from them", file=stream)
         raise
     if meter:
         meter.end()
