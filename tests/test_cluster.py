@@ -1,11 +1,13 @@
-"""``stylize video --ray`` on a real local Ray cluster (a head and a worker node on 127.0.0.1, one CPU each), shared
-by every test of this module: seams against a single-machine run, audio, a killed worker, an interrupted driver,
+"""``stylize video --ray`` on a real local Ray cluster (a head and a worker node on 127.0.0.1, one CPU each, started
+with `ray start` and Ray's token authentication on), shared by every test of this module: seams against a
+single-machine run and audio in every output container, relative paths, a killed worker, an interrupted driver,
 and one clear line for bad input."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -25,27 +27,35 @@ from framestyle.cluster.manifest import MANIFEST_NAME
 from framestyle.flicker import warping_error
 
 from .media_samples import make_silent_video_stream
+from .ray_nodes import ray_environment, ray_nodes
+
+pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
 SAMPLE = Path(__file__).resolve().parent.parent / "tools" / "samples" / "tears_of_steel_8s.webm"
 FPS, KEYINT, FRAMES, SIZE = 24, 12, 192, (160, 90)
 #: Chunks end at the first keyframe at least this long in: 8 chunks of 24 frames.
 CHUNK = ["--chunk-seconds", "1"]
 LOSSLESS = ["--codec", "ffv1"]
-LANGUAGES = ["fre", "eng"]
+#: Every output container, with encoder options under which a frame is encoded the same in a chunk as in a single
+#: run, so that seams can be compared with it frame by frame: lossless H.264 (B-frames kept, as by default), and
+#: VP9 at its best quality.
+CONTAINERS = {".mkv": ["--crf", "0"], ".mp4": ["--crf", "0"], ".mov": ["--crf", "0"], ".webm": ["--crf", "0"]}
+#: ISO 639-2/T codes: a .mov keeps those, not every bibliographic (B) one (FFmpeg writes "fre" to .mov as no language).
+LANGUAGES = ["fra", "eng"]
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[str]:
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The home folder of the cluster's nodes and drivers: it holds their authentication token."""
+    return tmp_path_factory.mktemp("home")
+
+
+@pytest.fixture(scope="module")
+def cluster(home: Path) -> Iterator[str]:
     """A head and a worker node, real Ray processes bound to 127.0.0.1; yields the head's address."""
-    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # keep 127.0.0.1 as given (see connect.py)
-    cluster_utils = pytest.importorskip("ray.cluster_utils", reason="Ray is not installed (the [cluster] extra)")
-    node = {"num_cpus": 1, "node_ip_address": "127.0.0.1", "object_store_memory": 80 * 1024 * 1024}
-    ray_cluster = cluster_utils.Cluster(initialize_head=True, head_node_args={**node, "include_dashboard": False})
-    try:
-        ray_cluster.add_node(**node)
-        yield ray_cluster.address
-    finally:
-        ray_cluster.shutdown()
+    pytest.importorskip("ray", reason="Ray is not installed (the [cluster] extra)")
+    with ray_nodes(home) as address:
+        yield address
 
 
 @pytest.fixture(scope="module")
@@ -93,19 +103,37 @@ def single(clip: Path, folder: Path) -> Path:
     return output
 
 
-def stylize(*args: str) -> subprocess.CompletedProcess:
+def stylize(home: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """``stylize video`` as a user runs it on a machine of the cluster (its token in the home folder)."""
     return subprocess.run([sys.executable, "-m", "framestyle", "video", *args], capture_output=True, text=True,
-                          timeout=300)
+                          timeout=300, env=ray_environment(home), cwd=cwd)
 
 
 @pytest.fixture(scope="module")
-def on_ray(clip: Path, folder: Path, cluster: str) -> Path:
+def on_ray(clip: Path, folder: Path, cluster: str, home: Path) -> Path:
     """The same video rendered on the cluster, lossless."""
     output = folder / "ray.mkv"
-    run = stylize(str(clip), str(output), "--ray", cluster, *CHUNK, *LOSSLESS)
+    run = stylize(home, str(clip), str(output), "--ray", cluster, *CHUNK, *LOSSLESS)
     assert run.returncode == 0, run.stderr
     assert "8 chunks on 2 node(s)" in run.stdout
     return output
+
+
+@pytest.fixture(scope="module", params=list(CONTAINERS))
+def container(request: pytest.FixtureRequest, clip: Path, folder: Path, cluster: str,
+              home: Path) -> tuple[Path, Path]:
+    """A single-machine run and a run on the cluster into one container, each with that container's default
+    codecs; the cluster's run given relative paths, from another folder than the workers'."""
+    suffix = request.param
+    options = CONTAINERS[suffix]
+    alone = folder / f"single{suffix}"
+    assert main(["video", str(clip), str(alone), "--quiet", *options]) == 0
+    spread = folder / f"ray{suffix}"
+    run = stylize(home, clip.name, spread.name, "--ray", cluster, *CHUNK, *options, cwd=folder)
+    assert run.returncode == 0, run.stderr
+    assert "8 chunks on 2 node(s)" in run.stdout
+    assert not work_folder(spread).exists()
+    return alone, spread
 
 
 def decode(path: Path) -> tuple[list[np.ndarray], list[int]]:
@@ -119,7 +147,9 @@ def psnr(first: np.ndarray, second: np.ndarray) -> float:
     return float("inf") if error == 0 else 10 * np.log10(255**2 / error)
 
 
-def test_seams_flicker_no_more_and_frames_away_from_them_match(clip: Path, single: Path, on_ray: Path) -> None:
+def check_seams(clip: Path, single: Path, on_ray: Path) -> None:
+    """The warping error over 4 frames either side of each seam within 10% of the single run's, and the frames
+    from the fourth after a seam on as in the single run (45 dB or more)."""
     inputs, _ = decode(clip)
     alone, alone_pts = decode(single)
     spread, spread_pts = decode(on_ray)
@@ -135,40 +165,72 @@ def test_seams_flicker_no_more_and_frames_away_from_them_match(clip: Path, singl
     assert min(psnr(spread[index], alone[index]) for index in near) >= 35  # a settled warm-up: no seam is far off
 
 
-def test_the_audio_streams_and_their_languages_are_kept(clip: Path, on_ray: Path) -> None:
-    with av.open(str(clip)) as source, av.open(str(on_ray)) as output:
+def check_audio(reference: Path, on_ray: Path) -> None:
+    """The audio streams of ``reference`` (codecs and languages), and the length of the clip."""
+    with av.open(str(reference)) as source, av.open(str(on_ray)) as output:
         assert [(s.codec_context.name, s.language) for s in output.streams.audio] == [
             (s.codec_context.name, s.language) for s in source.streams.audio]
         assert [s.language for s in output.streams.audio] == LANGUAGES
         assert float(output.duration / 1e6) == pytest.approx(FRAMES / FPS, abs=0.1)
+
+
+def test_seams_flicker_no_more_and_frames_away_from_them_match(clip: Path, single: Path, on_ray: Path) -> None:
+    check_seams(clip, single, on_ray)
+
+
+def test_the_audio_streams_and_their_languages_are_kept(clip: Path, on_ray: Path) -> None:
+    check_audio(clip, on_ray)
     assert not work_folder(on_ray).exists()
 
 
+def test_every_container_joins_with_seams_and_audio_as_a_single_run(clip: Path, container: tuple[Path, Path]) -> None:
+    single, on_ray = container
+    check_seams(clip, single, on_ray)
+    check_audio(single, on_ray)
+
+
 def test_a_killed_worker_is_retried_and_the_output_is_complete(clip: Path, folder: Path, cluster: str,
-                                                               on_ray: Path) -> None:
+                                                               home: Path, on_ray: Path) -> None:
     output = folder / "retried.mkv"
     driver = subprocess.Popen([sys.executable, "-m", "framestyle", "video", str(clip), str(output), "--ray", cluster,
-                               *CHUNK, *LOSSLESS], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               *CHUNK, *LOSSLESS], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=ray_environment(home))
     killed = None
     deadline = time.monotonic() + 120
     while killed is None and driver.poll() is None and time.monotonic() < deadline:
-        for pid in rendering_workers():
-            os.kill(pid, signal.SIGKILL)
-            killed = pid
-            break
+        killed = kill_a_rendering_worker(work_folder(output))
         time.sleep(0.01)
     out, err = driver.communicate(timeout=300)
     assert killed is not None, "no worker was seen rendering"
+    pid, chunk = killed
     assert driver.returncode == 0, err
-    assert f"(pid {killed})" not in out  # the killed worker finished no chunk: another attempt did
+    assert f"(pid {pid})" not in out  # the killed worker finished no chunk: another attempt did
+    row = next(line for line in out.splitlines() if line.split()[:1] == [str(chunk)])
+    assert "(pid " in row, row
     retried, _ = decode(output)
     expected, _ = decode(on_ray)
     assert len(retried) == FRAMES
     assert all(np.array_equal(a, b) for a, b in zip(retried, expected, strict=True))
 
 
+def kill_a_rendering_worker(work: Path) -> tuple[int, int] | None:
+    """Kill a Ray worker that is writing a chunk file now, and return its pid and chunk; None if none is. The
+    worker is stopped first, and killed only if the chunk's temporary file is still open in it then, so it is
+    known to be inside the chunk (a chunk file gets its name only once complete)."""
+    for pid in rendering_workers():
+        chunk = chunk_being_written(pid, work)
+        if chunk is None:
+            continue
+        os.kill(pid, signal.SIGSTOP)
+        if chunk_being_written(pid, work) == chunk:
+            os.kill(pid, signal.SIGKILL)
+            return pid, chunk
+        os.kill(pid, signal.SIGCONT)
+    return None
+
+
 def rendering_workers() -> list[int]:
-    """Pids of the Ray workers running a chunk now (Ray titles them after the task)."""
+    """Pids of the Ray workers titled after the chunk task (Ray renames a worker after the task it runs)."""
     pids = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -181,8 +243,21 @@ def rendering_workers() -> list[int]:
     return pids
 
 
+def chunk_being_written(pid: int, work: Path) -> int | None:
+    """The chunk whose temporary file (``.chunk-NNNNN.EXT.*.part`` in ``work``) process ``pid`` has open."""
+    try:
+        targets = [os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()]
+    except OSError:
+        return None
+    for target in targets:
+        name = Path(target).name
+        if Path(target).parent == work and name.startswith(".chunk-") and name.endswith(".part"):
+            return int(name.split("-")[1].split(".")[0])
+    return None
+
+
 def test_an_interrupted_driver_resumes_from_its_finished_chunks(clip: Path, folder: Path, cluster: str,
-                                                                single: Path) -> None:
+                                                                home: Path, single: Path) -> None:
     output = folder / "resumed.mkv"
     manifest = work_folder(output) / MANIFEST_NAME
     # 16 chunks of 12 frames, 8 per worker: the driver is still busy when the first one is recorded.
@@ -190,6 +265,7 @@ def test_an_interrupted_driver_resumes_from_its_finished_chunks(clip: Path, fold
                "--chunk-seconds", "0.5", *LOSSLESS]
     # Ctrl-C as in a terminal, even when this test runs in the background (which makes children ignore SIGINT).
     driver = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=ray_environment(home),
                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while driver.poll() is None and time.monotonic() < deadline and not finished_chunks(manifest):
@@ -199,9 +275,13 @@ def test_an_interrupted_driver_resumes_from_its_finished_chunks(clip: Path, fold
     assert driver.returncode == 130, err
     assert "interrupted" in err and "the same command resumes" in err
     assert not output.exists()
+    deadline = time.monotonic() + 30
+    while rendering_workers() and time.monotonic() < deadline:  # the tasks end with the driver
+        time.sleep(0.1)
+    assert not rendering_workers()
     done = finished_chunks(manifest)
     assert 0 < len(done) < 16
-    again = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    again = subprocess.run(command, capture_output=True, text=True, timeout=300, env=ray_environment(home))
     assert again.returncode == 0, again.stderr
     assert f"{len(done)} resumed" in again.stdout
     resumed_rows = {int(line.split()[0]) for line in again.stdout.splitlines() if "resumed (finished" in line}
@@ -222,7 +302,7 @@ def finished_chunks(manifest: Path) -> set[int]:
 
 
 @pytest.mark.parametrize("case", ["unreadable", "no frames", "unreachable", "pictures", "missing folder"])
-def test_bad_input_gives_one_line_before_any_work(case: str, tmp_path: Path, clip: Path) -> None:
+def test_bad_input_gives_one_line_before_any_work(case: str, tmp_path: Path, clip: Path, home: Path) -> None:
     source, output, address = clip, tmp_path / "out.mp4", "127.0.0.1:9"
     if case == "unreadable":
         source = tmp_path / "noise.mp4"
@@ -233,21 +313,34 @@ def test_bad_input_gives_one_line_before_any_work(case: str, tmp_path: Path, cli
         output = tmp_path / "%05d.png"
     elif case == "missing folder":
         output = tmp_path / "absent" / "out.mp4"
-    run = stylize(str(source), str(output), "--ray", address)
+    run = stylize(home, str(source), str(output), "--ray", address)
     assert run.returncode == 2
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("stylize video: error:"), run.stderr
     assert sorted(os.listdir(tmp_path)) == sorted(p.name for p in (source,) if p.parent == tmp_path)
 
 
-def test_a_node_that_cannot_write_the_output_folder_is_named(cluster: str, clip: Path, tmp_path: Path) -> None:
-    from framestyle.cluster.connect import check_nodes, connect
-    from framestyle.errors import ClusterError
+def test_a_node_that_cannot_write_the_output_folder_is_named(cluster: str, clip: Path, tmp_path: Path,
+                                                              home: Path) -> None:
+    check = f"""
+import sys
+from pathlib import Path
+from framestyle.cluster.connect import check_nodes, connect
+from framestyle.errors import ClusterError
 
-    ray = connect(cluster)
+ray = connect({cluster!r})
+try:
     try:
-        with pytest.raises(ClusterError, match=r"node 127\.0\.0\.1: cannot write in .*absent"):
-            check_nodes(ray, clip, tmp_path / "absent", None)
-        assert len(check_nodes(ray, clip, tmp_path, None)) == 2
-    finally:
-        ray.shutdown()
+        check_nodes(ray, Path({str(clip)!r}), Path({str(tmp_path / "absent")!r}), None)
+    except ClusterError as error:
+        print(error)
+    print(len(check_nodes(ray, Path({str(clip)!r}), Path({str(tmp_path)!r}), None)))
+finally:
+    ray.shutdown()
+"""
+    run = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=300,
+                         env=ray_environment(home))
+    assert run.returncode == 0, run.stderr
+    refused, nodes = run.stdout.strip().splitlines()
+    assert re.match(r"node 127\.0\.0\.1: cannot write in .*absent", refused), refused
+    assert nodes == "2"
