@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
 import pytest
+
+from framestyle.errors import InputError
+from framestyle.train.config import TrainConfig, add_arguments, config_from_args, config_from_recipe
 
 from .tool_module import load_tool
 
@@ -35,18 +39,39 @@ def test_each_stage_overrides_the_recipe_and_starts_from_the_stage_before(train_
     assert all("stages" not in stage for stage, _ in runs)
 
 
-def test_stage_arguments_carry_the_init_model(train_zoo, tmp_path: Path) -> None:
+def test_a_stage_loads_straight_into_the_training_configuration(tmp_path: Path) -> None:
     data = tmp_path / "data"
     (data / "content").mkdir(parents=True)
     for name in ("a.jpg", "b.jpg", "val.jpg"):
         (data / "content" / name).write_bytes(b"")
     recipe = {"name": "wave", "style": "styles/wave.jpg", "content": "content", "validation": ["val.jpg"],
-              "videos": [], "steps": 300, "init": tmp_path / "wave.1.onnx"}
-    args = train_zoo.recipe_arguments(recipe, data, tmp_path / "vgg.pth", tmp_path / "wave.onnx", None)
-    assert args[args.index("--init") + 1] == str(tmp_path / "wave.1.onnx")
-    assert args[args.index("--out") + 1] == str(tmp_path / "wave.onnx")
-    content = args[args.index("--content") + 1 : args.index("--validation")]
-    assert content == [str(data / "content" / "a.jpg"), str(data / "content" / "b.jpg")]
+              "videos": ["video/clip.mp4"], "steps": 300, "width": [8, 16, 32], "init": tmp_path / "wave.1.onnx"}
+    config = config_from_recipe(recipe, data=data, out=tmp_path / "wave.onnx", vgg_weights=tmp_path / "vgg.pth")
+    assert config.init == tmp_path / "wave.1.onnx" and config.out == tmp_path / "wave.onnx"
+    assert config.content == [data / "content" / "a.jpg", data / "content" / "b.jpg"]
+    assert config.validation == [data / "content" / "val.jpg"]
+    assert config.style == data / "styles" / "wave.jpg" and config.videos == [data / "video" / "clip.mp4"]
+    assert (config.steps, config.width, config.vgg_weights) == (300, (8, 16, 32), tmp_path / "vgg.pth")
+    assert config.crop == TrainConfig.__dataclass_fields__["crop"].default  # defaults from the one dataclass
+
+
+def test_an_unknown_recipe_key_is_one_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "content").mkdir()
+    with pytest.raises(InputError, match="unknown recipe keys: style_wieght"):
+        config_from_recipe({"name": "x", "style": "s.jpg", "content": "content", "style_wieght": 2.0},
+                           data=tmp_path, out=tmp_path / "x.onnx")
+
+
+def test_the_command_line_flags_are_the_configuration_fields() -> None:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["--style", "s.jpg", "--content", "c", "--name", "n", "--out", "n.onnx", "--lr", "0.01",
+                              "--video", "v.mp4", "--width", "8", "16", "24"])
+    config = config_from_args(args)
+    assert (config.learning_rate, config.videos, config.width) == (0.01, [Path("v.mp4")], (8, 16, 24))
+    assert config.steps == TrainConfig.__dataclass_fields__["steps"].default
+    dests = {action.dest for action in parser._actions} - {"help"}
+    assert dests == set(TrainConfig.__dataclass_fields__)
 
 
 def test_a_stage_is_finished_only_when_its_card_says_so(train_zoo, tmp_path: Path) -> None:

@@ -3,7 +3,8 @@
 Usage: python tools/train_zoo.py --data ../shared/data --vgg-weights ../shared/weights/vgg16_features_to_relu4_3.pth
        [--out models] [--only NAME ...] [--max-minutes M]
 Each run resumes from its checkpoint (models/NAME.ckpt), so an interrupted zoo run continues where it stopped.
-The content photos are the data kit's content folder minus the recipe's validation photos.
+A recipe's keys are the fields of framestyle.train.config.TrainConfig (paths relative to the data kit); the content
+photos are the data kit's content folder minus the recipe's validation photos.
 
 A recipe with ``[[stages]]`` tables is trained in stages: each stage's keys replace the recipe's, and every stage
 after the first starts from the previous stage's model (``stylize train --init``). The earlier stages' models and
@@ -25,7 +26,9 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 from framestyle.atomic import write_bytes_atomic
-from framestyle.cli import main as stylize
+from framestyle.cli.train import train_style
+from framestyle.errors import StyleError
+from framestyle.train.config import config_from_recipe
 
 RECIPES = Path(__file__).resolve().parent.parent / "models" / "recipes"
 
@@ -44,29 +47,6 @@ def stage_runs(recipe: dict, out: Path) -> list[tuple[dict, Path]]:
             merged["init"] = runs[-1][1]
         runs.append((merged, model))
     return runs
-
-
-def recipe_arguments(recipe: dict, data: Path, vgg: Path, out: Path, max_minutes: float | None) -> list[str]:
-    """The `stylize train` arguments of one stage of a recipe, writing the model ``out``."""
-    validation = [data / "content" / name for name in recipe["validation"]]
-    content = sorted(p for p in (data / recipe["content"]).iterdir() if p.name not in recipe["validation"])
-    args = ["train", "--style", str(data / recipe["style"]), "--name", recipe["name"],
-            "--out", str(out), "--vgg-weights", str(vgg), "--resume",
-            "--content", *map(str, content), "--validation", *map(str, validation),
-            "--video", *(str(data / v) for v in recipe["videos"])]
-    for key in ("steps", "crop", "batch", "style_weight", "stability_weight", "seed", "title", "artist", "year",
-                "credit", "licence", "arch", "tv_weight", "lr", "grid_weight", "face_weight",
-                "video_every", "content_weight", "gray_fraction"):
-        if key in recipe:
-            args += [f"--{key.replace('_', '-')}", str(recipe[key])]
-    if "width" in recipe:
-        args += ["--width", *map(str, recipe["width"])]
-    for key in ("blocks", "detail", "init"):
-        if key in recipe:
-            args += [f"--{key}", str(recipe[key])]
-    if max_minutes:
-        args += ["--max-minutes", str(max_minutes)]
-    return args
 
 
 def stage_finished(model: Path) -> bool:
@@ -111,9 +91,14 @@ def main() -> int:
                 continue
             model.parent.mkdir(parents=True, exist_ok=True)
             print(f"== {name}, stage {number} of {len(runs)}", flush=True)
-            status = stylize(recipe_arguments(stage, args.data, args.vgg_weights, model, args.max_minutes))
-            if status:
-                return status
+            try:
+                config = config_from_recipe(stage, data=args.data, out=model, vgg_weights=args.vgg_weights,
+                                            max_minutes=args.max_minutes)
+                config.check()
+                train_style(config, resume=True)
+            except StyleError as error:
+                print(f"train_zoo: {name}: {error}", file=sys.stderr)
+                return 2
             if not stage_finished(model):
                 return 0  # out of --max-minutes: the same command continues this stage
         if len(runs) > 1:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -14,65 +13,11 @@ import torch
 from ..atomic import atomic_file
 from ..errors import InputError
 from ..imageio import read_rgb
+from .config import TrainConfig
 from .data import CropSampler, expand_image_paths, face_masks, video_frames
 from .losses import content_distance, grid_energy, stability_loss, style_distance, total_variation
 from .net import build_network
 from .vgg import load_vgg
-
-
-@dataclass
-class TrainConfig:
-    """Everything that defines a training run; saved in checkpoints and model cards."""
-
-    style: Path
-    content: list[Path]
-    name: str
-    out: Path
-    videos: list[Path] = field(default_factory=list)
-    validation: list[Path] = field(default_factory=list)
-    arch: str = "fast"
-    #: Widths at 1/2, 1/4 and 1/8 resolution and residual blocks of the "fast" network (ignored by "johnson").
-    width: tuple[int, int, int] = (16, 32, 64)
-    blocks: int = 5
-    #: Channels of the "fast" network's full-resolution detail head (0: none).
-    detail: int = 0
-    steps: int = 1000
-    batch: int = 4
-    crop: int = 192
-    learning_rate: float = 2e-3
-    content_weight: float = 1.0
-    style_weight: float = 4.0
-    tv_weight: float = 0.5
-    stability_weight: float = 20.0
-    #: Weight of :func:`~.losses.grid_energy`, the loss against patterns locked to the pixel grid (0: off).
-    grid_weight: float = 0.0
-    #: Extra content weight where a face detector finds faces in the training images (0: off): the content loss
-    #: weighs those pixels 1 + face_weight times.
-    face_weight: float = 0.0
-    video_every: int = 8
-    #: Fraction of the training crops turned to grey (0: none), for black-and-white footage.
-    gray_fraction: float = 0.0
-    #: A model (.onnx written by this trainer, or a .ckpt) whose weights start the run instead of random ones:
-    #: fine-tuning a trained style with new weights costs a fraction of training it again.
-    init: Path | None = None
-    seed: int = 0
-    vgg_weights: Path | None = None
-    device: str = "auto"
-    max_minutes: float | None = None
-    checkpoint_every: int = 50
-    # Card metadata of the painting.
-    title: str = ""
-    artist: str = ""
-    year: str = ""
-    credit: str = ""
-    licence: str = ""
-
-    @property
-    def checkpoint(self) -> Path:
-        return self.out.with_suffix(".ckpt")
-
-    def to_json(self) -> dict[str, object]:
-        return json.loads(json.dumps(asdict(self), default=str))
 
 
 @dataclass

@@ -15,9 +15,10 @@ import torch
 from ..atomic import write_bytes_atomic
 from ..catalog import CARD_SCHEMA
 from ..imageio import read_rgb
+from .config import TrainConfig
 from .evaluate import StyleScores, load_photos, score_style
 from .export import INPUT_NAME, OPSET, OUTPUT_NAME, ExportCheck, check_export, to_fp16, to_onnx_bytes
-from .loop import TrainConfig, TrainResult
+from .loop import TrainResult
 from .net import MIN_SIDE, count_macs_per_pixel, network_options
 from .vgg import load_vgg
 
