@@ -12,6 +12,7 @@ from pathlib import Path
 import av
 
 from framestyle.errors import OutputError
+from framestyle.media.container import open_input
 from framestyle.media.writer import FrameWriter, VideoWriter
 
 
@@ -19,7 +20,7 @@ def join_chunks(chunks: Sequence[Path], source: Path, output: Path) -> int:
     """Write ``output`` from the video packets of ``chunks`` (in order; each starts with a keyframe and keeps the
     source's timestamps) and the audio of ``source``; it appears under its name only when complete. Returns the
     number of video packets written."""
-    with av.open(str(chunks[0])) as first, av.open(str(source), metadata_errors="replace") as audio_source:
+    with av.open(str(chunks[0])) as first, open_input(source) as audio_source:
         template = first.streams.video[0]
         audio_streams = tuple(audio_source.streams.audio)
         writer = VideoWriter(output, width=template.width, height=template.height, time_base=template.time_base,

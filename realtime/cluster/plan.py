@@ -11,6 +11,7 @@ from pathlib import Path
 import av
 
 from framestyle.errors import InputError
+from framestyle.media.container import open_input
 from framestyle.media.reader import VideoReader
 
 #: Chunks per task slot when the length is chosen for the cluster, and the bounds of that length in seconds.
@@ -122,7 +123,7 @@ def _scan(path: Path) -> tuple[list[int], list[int], int]:
     keyframes: list[int] = []
     end = 0
     try:
-        with av.open(str(path), metadata_errors="replace") as container:
+        with open_input(path) as container:
             stream = container.streams.video[0]
             for packet in container.demux(stream):
                 if not packet.size:

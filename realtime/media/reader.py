@@ -14,6 +14,7 @@ from av.sidedata.sidedata import Type as SideDataType
 
 from framestyle.errors import InputError
 from framestyle.limits import frame_size_problem
+from framestyle.media.container import open_input
 
 
 class TruncatedInputError(InputError):
@@ -194,17 +195,15 @@ def _open(path: Path) -> av.container.InputContainer:
     if path.stat().st_size == 0:
         raise InputError(f"{path}: empty file")
     try:
-        return av.open(str(path), metadata_errors="replace")
+        return open_input(path)
     except av.error.FFmpegError as error:
         raise InputError(f"{path}: not a video file FFmpeg can read ({error.strerror})") from error
 
 
 def display_matrix(frame: av.VideoFrame) -> np.ndarray | None:
     """The frame's display matrix (9 int32 values, 16.16 fixed point, FFmpeg's layout), or None."""
-    for side_data in frame.side_data:
-        if side_data.type == SideDataType.DISPLAYMATRIX:
-            return np.frombuffer(bytes(side_data), dtype="<i4")[:9].astype(np.int64)
-    return None
+    side_data = frame.side_data.get(SideDataType.DISPLAYMATRIX)  # iterating gives values before PyAV 19, keys after
+    return None if side_data is None else np.frombuffer(bytes(side_data), dtype="<i4")[:9].astype(np.int64)
 
 
 def orientation(matrix: np.ndarray | None) -> Orient:
