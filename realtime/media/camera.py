@@ -21,6 +21,10 @@ import numpy as np
 from framestyle.errors import InputError
 from framestyle.media.reader import VideoReader
 
+#: Where OpenCV's log level is set: cv2.utils.logging from OpenCV 4.13 on (5.x has only that), cv2 itself before.
+_LOG = getattr(cv2.utils, "logging", cv2)
+_SILENT = getattr(_LOG, "LOG_LEVEL_SILENT", 0)
+
 
 class FrameSource(Protocol):
     """Something that delivers RGB frames at its own pace."""
@@ -40,12 +44,12 @@ class OpenCVSource:
 
     def __init__(self, spec: int | str) -> None:
         os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # quiet FFmpeg inside OpenCV: failures are reported here
-        level = cv2.utils.logging.getLogLevel()
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # a missing camera is reported below
+        level = _LOG.getLogLevel()
+        _LOG.setLogLevel(_SILENT)  # a missing camera is reported below
         try:
             self._capture = cv2.VideoCapture(spec)
         finally:
-            cv2.utils.logging.setLogLevel(level)
+            _LOG.setLogLevel(level)
         if not self._capture.isOpened():
             self._capture.release()
             what = f"no camera at index {spec}" if isinstance(spec, int) else f"{spec}: cannot open this stream"
