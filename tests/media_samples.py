@@ -8,6 +8,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+import pytest
 
 #: Quadrant colours of the upright test picture: top-left red, top-right green, bottom-left blue, bottom-right white.
 QUADRANTS = {"top_left": (255, 0, 0), "top_right": (0, 255, 0), "bottom_left": (0, 0, 255), "bottom_right": (255,) * 3}
@@ -83,6 +84,8 @@ def make_video(path: Path, *, size: tuple[int, int] = (64, 48), frames: int = 12
         video.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
         video.codec_context.time_base = time_base
         if rotation is not None:
+            if not hasattr(video, "set_display_rotation"):
+                pytest.skip(f"writing a display rotation needs PyAV 17.1 or later, not {av.__version__}")
             video.set_display_rotation(rotation, hflip=hflip)
         sound = None
         if audio:
