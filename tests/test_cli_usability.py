@@ -106,3 +106,18 @@ def test_a_near_style_name_is_suggested_in_one_line(tmp_path: Path, capsys: pyte
     cv2.imwrite(str(picture), np.zeros((8, 8, 3), np.uint8))
     assert main(["image", str(picture), str(tmp_path / "b.png"), "--style", "great-wave"]) == 2
     assert "did you mean great_wave?" in one_error_line(capsys)
+
+
+def test_train_without_vgg_weights_names_the_command_that_makes_them(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from framestyle.cli.train import VGG_COMMAND, _torchvision_works
+
+    if _torchvision_works():
+        pytest.skip("torchvision works here, and gives the default VGG-16")
+    painting = tmp_path / "painting.png"
+    cv2.imwrite(str(painting), np.zeros((8, 8, 3), np.uint8))
+    assert main(["train", "--style", str(painting), "--content", str(tmp_path), "--name", "mine", "--out",
+                 str(tmp_path / "mine.onnx")]) == 2
+    line = one_error_line(capsys)
+    assert line.startswith("stylize train: error: no --vgg-weights given") and VGG_COMMAND in line
+    assert line.endswith("and add --vgg-weights vgg16.pth")
