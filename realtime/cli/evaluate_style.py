@@ -1,5 +1,5 @@
 """Measure a style on photos: style distance relative to the unstylized photo's, content distance, grid texture,
-and (with --faces) face survival on videos or pictures with people.
+pasted motifs, and (with --faces) face survival on videos or pictures with people.
 
 Needs the [train] extra (torch) and VGG-16 weights (--vgg-weights FILE, or torchvision's cached ImageNet weights);
 --faces also needs facenet-pytorch (pip install --no-deps facenet-pytorch==2.6.0).
@@ -16,6 +16,7 @@ from ..catalog import resolve_style
 from ..engine import EngineOptions, StyleEngine
 from ..errors import InputError, MissingExtraError, ModelError
 from ..imageio import read_rgb
+from ..motif import MAX_INVENTED_STRUCTURE, MAX_MOTIF_AMPLITUDE, MOTIF_SIZE, motif_scores
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -61,10 +62,14 @@ def run(args: argparse.Namespace) -> int:
     if args.vgg_weights is not None and not args.vgg_weights.is_file():
         raise InputError(f"{args.vgg_weights}: no such file")
     engine = StyleEngine(style, EngineOptions(device="cpu"))
-    scores = score_style(load_vgg(args.vgg_weights), read_rgb(painting), load_photos(args.images), engine)
+    photos = load_photos(args.images)
+    scores = score_style(load_vgg(args.vgg_weights), read_rgb(painting), photos, engine)
+    motif = motif_scores(photos, engine) if len(photos) > 1 else None
     faces = face_survival(args.style or style.name, args.faces, detector) if detector else None
     if args.json:
         report: dict[str, object] = {"style": style.name, **asdict(scores)}
+        if motif is not None:
+            report["motif"] = asdict(motif)
         if faces is not None:
             report["face_survival"] = {"kept": faces.kept, "total": faces.total, "share": faces.share}
         print(json.dumps(report, indent=2))
@@ -73,6 +78,10 @@ def run(args: argparse.Namespace) -> int:
           f"(ratio {scores.style_ratio:.3f}, mean of per-photo ratios); content distance "
           f"{scores.content_distance:.3f}; grid texture {scores.grid_amplitude:.2f} grey levels "
           f"(photos {scores.photo_grid_amplitude:.2f}); {scores.photos} photos at 512 px")
+    if motif is not None:
+        print(f"{style.name}: pasted motif {motif.motif_amplitude:.1f} grey levels at a fixed place (limit "
+              f"{MAX_MOTIF_AMPLITUDE:g}), invented structure {motif.invented_structure:.1f} (limit "
+              f"{MAX_INVENTED_STRUCTURE:g}); {motif.pictures} photos at {MOTIF_SIZE[0]}x{MOTIF_SIZE[1]}")
     if faces is not None:
         share = f"{faces.share:.0%}" if faces.share is not None else "no face in the input"
         print(f"{style.name}: faces kept {faces.kept}/{faces.total} ({share})")
