@@ -8,7 +8,8 @@ over the three channels and Σ M over pixels. M is 0 where pixel x of frame t is
 |ŵ_b(x) + w_f(x)|² > 0.01 (|ŵ_b(x)|² + |w_f(x)|²) + 0.5 with ŵ_b(x) = w_b(x + w_f(x)), on a motion boundary,
 |∇u|² + |∇v|² > 0.01 |w_f|² + 0.002 (forward differences of w_f = (u, v)), or where x + w_f(x) leaves the frame;
 M is 1 elsewhere. The warping error is the mean of E(t) over the pairs; the same number for the input video itself
-is the floor a perfectly stable stylization would reach.
+is the floor a perfectly stable stylization would reach, and the ratio of the two says how many times the input's
+own flicker the stylized video has.
 """
 
 from __future__ import annotations
@@ -34,6 +35,12 @@ class FlickerReport:
     output_error: float
     input_error: float
     pairs: int
+
+    @property
+    def ratio(self) -> float | None:
+        """The stylized video's warping error over its input's (1: the input's own, 2: twice it), or None when the
+        input's is 0 (a still video)."""
+        return self.output_error / self.input_error if self.input_error > 0 else None
 
 
 def warping_error(input_frames: Iterable[np.ndarray], output_frames: Iterable[np.ndarray]) -> FlickerReport:

@@ -65,6 +65,20 @@ def test_per_frame_noise_adds_six_sigma_squared() -> None:
     assert report.output_error - report.input_error == pytest.approx(6 * sigma**2, rel=0.05)
 
 
+def test_a_stylization_that_is_its_input_has_ratio_one_and_added_noise_raises_it() -> None:
+    frames = pan(6)
+    assert warping_error(frames, frames).ratio == 1.0
+    report = warping_error(frames, with_noise(frames, 0.01))
+    # Noise of σ = 0.01 adds 6σ² = 6e-4 per compared pixel to an input error of about 1e-5.
+    assert report.ratio == report.output_error / report.input_error > 10
+
+
+def test_a_still_video_has_no_ratio() -> None:
+    still = [texture(HEIGHT, WIDTH)] * 4
+    report = warping_error(still, with_noise(still, 0.01))
+    assert report.input_error == 0 and report.output_error > 0 and report.ratio is None
+
+
 def test_generators_are_read_once_and_match_lists() -> None:
     frames = pan(4)
     noisy = with_noise(frames, 0.02)
@@ -94,10 +108,28 @@ def test_cli_prints_json_equal_to_the_in_memory_result(tmp_path: Path, capsys: p
     expected = warping_error(frames, noisy)
     assert data == {"input": str(source), "stylized": str(styled), "pairs": 4,
                     "warping_error": pytest.approx(expected.output_error, rel=1e-5),
-                    "input_warping_error": pytest.approx(expected.input_error, rel=1e-5, abs=1e-12)}
+                    "input_warping_error": pytest.approx(expected.input_error, rel=1e-5, abs=1e-12),
+                    "warping_error_ratio": pytest.approx(expected.ratio, rel=1e-5)}
+    assert data["warping_error_ratio"] > 10
     assert main(["flicker", str(source), str(styled), "--max-frames", "3"]) == 0
     text = capsys.readouterr().out
+    three = warping_error(frames[:3], noisy[:3])
     assert "(stylized)" in text and "(input, the floor)" in text and "over 2 frame pairs" in text
+    assert f", {three.ratio:.3g}x the input's, " in text
+
+
+def test_cli_reports_ratio_one_for_a_copy_and_none_for_a_still_video(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    moving = write_video(tmp_path / "moving.mkv", pan(4))
+    assert main(["flicker", str(moving), str(moving), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["warping_error_ratio"] == 1.0
+    still = [texture(HEIGHT, WIDTH)] * 4
+    source, styled = write_video(tmp_path / "still.mkv", still), write_video(tmp_path / "noisy.mkv",
+                                                                                with_noise(still, 0.01))
+    assert main(["flicker", str(source), str(styled), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["warping_error_ratio"] is None
+    assert main(["flicker", str(source), str(styled)]) == 0
+    assert "no ratio: the input does not change" in capsys.readouterr().out
 
 
 def test_cli_reports_unusable_videos_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,4 +1,5 @@
-"""Measure the flicker of a stylized video: the warping error of Lai et al. (ECCV 2018), and its input's floor.
+"""Measure the flicker of a stylized video: the warping error of Lai et al. (ECCV 2018), its input's floor, and the
+ratio of the two.
 
 The optical flow is taken from the input video; both videos need the same number of frames of the same size.
 """
@@ -23,7 +24,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print the warping errors of the stylized video and of the input."""
+    """Print the warping errors of the stylized video and of the input, and their ratio."""
     if args.max_frames is not None and args.max_frames < 2:
         raise InputError(f"--max-frames must be at least 2, got {args.max_frames}")
     inputs, outputs = read_video(args.input), read_video(args.stylized)
@@ -31,10 +32,13 @@ def run(args: argparse.Namespace) -> int:
         inputs, outputs = itertools.islice(inputs, args.max_frames), itertools.islice(outputs, args.max_frames)
     report = warping_error(inputs, outputs)
     output_error, input_error = float(f"{report.output_error:.6g}"), float(f"{report.input_error:.6g}")
+    ratio = float(f"{report.ratio:.6g}") if report.ratio is not None else None
     if args.json:
         print(json.dumps({"input": str(args.input), "stylized": str(args.stylized), "pairs": report.pairs,
-                          "warping_error": output_error, "input_warping_error": input_error}))
+                          "warping_error": output_error, "input_warping_error": input_error,
+                          "warping_error_ratio": ratio}))
     else:
-        print(f"warping error: {output_error:.6g} (stylized), {input_error:.6g} (input, the floor), "
+        times = f"{ratio:.3g}x the input's" if ratio is not None else "no ratio: the input does not change"
+        print(f"warping error: {output_error:.6g} (stylized), {input_error:.6g} (input, the floor), {times}, "
               f"over {report.pairs} frame pairs")
     return 0
