@@ -344,3 +344,14 @@ finally:
     refused, nodes = run.stdout.strip().splitlines()
     assert re.match(r"node 127\.0\.0\.1: cannot write in .*absent", refused), refused
     assert nodes == "2"
+
+
+def test_a_driver_without_the_clusters_token_is_told_in_one_line(cluster: str, clip: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "home"  # a machine that never got the head's token
+    elsewhere.mkdir()
+    run = subprocess.run([sys.executable, "-m", "framestyle", "video", str(clip), str(tmp_path / "out.mkv"), "--ray",
+                          cluster], capture_output=True, text=True, timeout=300, env=ray_environment(elsewhere))
+    assert run.returncode == 2
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and "~/.ray/auth_token" in lines[0], run.stderr
+    assert sorted(os.listdir(tmp_path)) == ["home"]

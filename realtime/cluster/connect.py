@@ -6,7 +6,10 @@ import logging
 import os
 import re
 import socket
+import sys
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 
@@ -39,16 +42,36 @@ def connect(address: str | None) -> ModuleType:
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     ray = import_ray()
     try:
-        if address is None:
-            ray.init(address="local", num_cpus=os.cpu_count() or 1, include_dashboard=False,
-                     object_store_memory=LOCAL_OBJECT_STORE, logging_level=logging.ERROR, log_to_driver=False)
-        else:
-            ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
+        with _quiet_stderr():  # Ray's core prints a warning a second while it cannot connect; the error says why
+            _init(ray, address)
     except (ConnectionError, RuntimeError, ValueError) as error:
         where = f"the Ray cluster at {address}" if address else "a local Ray instance"
         hint = f" ({TOKEN_HINT})" if address else ""
         raise ClusterError(f"cannot join {where}: {_first_line(error)}{hint}") from error
     return ray
+
+
+def _init(ray: ModuleType, address: str | None) -> None:
+    """``ray.init`` for a local instance (``address`` None) or the cluster at ``address``."""
+    if address is None:
+        ray.init(address="local", num_cpus=os.cpu_count() or 1, include_dashboard=False,
+                 object_store_memory=LOCAL_OBJECT_STORE, logging_level=logging.ERROR, log_to_driver=False)
+    else:
+        ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
+
+
+@contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Send what is written to the process's stderr (file descriptor 2, where Ray's core logs) nowhere."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(os.devnull, "wb") as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 #: What a driver that cannot join is told about Ray's token authentication (on since Ray 2.60 when the head has a
@@ -113,8 +136,9 @@ def check_nodes(ray: ModuleType, source: Path, work: Path, style: str | None) ->
     except ray.exceptions.GetTimeoutError:
         raise ClusterError(f"the Ray nodes did not answer the file check within {PROBE_TIMEOUT:.0f} s") from None
     except ray.exceptions.RayError as error:
-        raise ClusterError(f"the file check failed on a Ray node: {_first_line(error)} (is framestyle installed "
-                           "there, in the same version?)") from None
+        cause = getattr(error, "cause", None) or error  # a task's own exception, rather than Ray's header
+        raise ClusterError(f"the file check failed on a Ray node: {type(cause).__name__}: {_first_line(cause)} (is "
+                           "framestyle installed there, in the same version?)") from None
     addresses = [node.get("NodeManagerAddress", node["NodeID"]) for node in nodes]
     for address, problem in zip(addresses, answers, strict=True):
         if problem:
