@@ -30,10 +30,10 @@ def expand_image_paths(paths: Iterable[Path]) -> list[Path]:
 
 def video_frames(path: Path, every: int) -> list[np.ndarray]:
     """Every ``every``-th decoded frame of a video, as RGB uint8 arrays."""
-    import av
+    from ..media.container import open_input
 
     frames = []
-    with av.open(str(path)) as container:
+    with open_input(path) as container:
         for index, frame in enumerate(container.decode(video=0)):
             if index % every == 0:
                 frames.append(frame.to_ndarray(format="rgb24"))

@@ -9,12 +9,12 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import av
 import numpy as np
 import torch
 
 from ..grid_texture import grid_amplitudes
 from ..imageio import IMAGE_SUFFIXES, read_rgb, resize_long_side
+from ..media.container import open_input
 from .faces import FRAME_STEP, FaceDetector, FaceSurvival
 from .losses import content_distance, gram, style_distance
 from .vgg import CONTENT_LAYER, STYLE_LAYERS, Features, Vgg16
@@ -97,7 +97,7 @@ def stylized_face_pairs(style: str, source: Path, work: Path) -> Iterator[tuple[
         output = work / f"{source.stem}.{Path(style).stem}.mp4"
         if stylize(["video", str(source), str(output), "--style", style, "--quiet"]) != 0:
             raise RuntimeError(f"stylize video failed on {source}")
-        with av.open(str(source)) as before, av.open(str(output)) as after:
+        with open_input(source) as before, open_input(output) as after:
             inputs, outputs = before.decode(video=0), after.decode(video=0)
             for index, (frame, stylized) in enumerate(zip(inputs, outputs, strict=True)):
                 if index % FRAME_STEP == 0:
