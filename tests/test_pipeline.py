@@ -58,11 +58,13 @@ class ListWriter(FrameWriter):
         self.state = "aborted"
 
 
-def assert_no_stage_left() -> None:
-    """Every pipeline thread has ended (they may need a moment to unwind after signalling they are done)."""
+def assert_no_stage_left(before: set[threading.Thread]) -> None:
+    """Every pipeline thread started since ``before`` was taken has ended (they may need a moment to unwind after
+    signalling they are done; the timeout only stops a hang)."""
+    deadline = time.monotonic() + 10
     for thread in threading.enumerate():
-        if thread.name.startswith("framestyle-"):
-            thread.join(timeout=2)
+        if thread not in before and thread.name.startswith("framestyle-"):
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
             assert not thread.is_alive(), thread.name
 
 
@@ -81,7 +83,7 @@ def test_slow_processing_gets_every_frame_in_order_with_bounded_read_ahead() -> 
     assert [frame.pts for frame in frames] == list(range(40))
     assert [item for item in writer.items if isinstance(item, str)] == [f"audio {i}" for i in range(0, 40, 3)]
     assert writer.state == "closed"
-    assert (stats.frames, stats.audio_packets, stats.truncated) == (40, 14, False) and stats.fps > 0
+    assert (stats.frames, stats.audio_packets, stats.truncated) == (40, 14, False)
     # The decoder waits on the full queue: it never runs more than the queue (plus the items in hand) ahead.
     assert max(ahead) <= 4 + 3
 
@@ -113,10 +115,11 @@ def test_an_error_in_processing_stops_everything_and_aborts_the_output() -> None
             raise ValueError("model failed")
         return image
 
+    before = set(threading.enumerate())
     with pytest.raises(ValueError, match="model failed"):
         run_pipeline(FakeReader(50), partial(map, broken), writer, queue_size=2, progress=False)
     assert writer.state == "aborted"
-    assert_no_stage_left()
+    assert_no_stage_left(before)
 
 
 def test_progress_shows_frames_rate_and_time_left_only_when_asked() -> None:
@@ -144,6 +147,7 @@ def test_ctrl_c_stops_all_threads_and_removes_the_temporary_file(tmp_path: Path)
 
     # interrupt_main does nothing when SIGINT is ignored, as it is in a shell's background job (`make test &`).
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    before = set(threading.enumerate())
     try:
         with VideoReader(source) as reader:
             writer = open_writer(output, width=reader.width, height=reader.height, time_base=reader.time_base,
@@ -154,4 +158,4 @@ def test_ctrl_c_stops_all_threads_and_removes_the_temporary_file(tmp_path: Path)
         signal.signal(signal.SIGINT, previous)
     assert os.listdir(output.parent) == []
     assert len(seen) < 20
-    assert_no_stage_left()
+    assert_no_stage_left(before)
