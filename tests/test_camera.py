@@ -27,26 +27,6 @@ from .media_samples import frame_index, make_video, probe
 from .tiny_models import write_invert_model
 
 
-def test_a_slow_consumer_gets_only_the_newest_frames_never_a_backlog() -> None:
-    source = PatternSource(32, 24, fps=200, frames=60)
-    seen = []
-    with LatestFrame(source) as capture:
-        while True:
-            produced_before = capture.produced
-            captured = capture.get(timeout=10)
-            if captured is None:
-                break
-            assert captured.index >= produced_before - 1  # at least the newest frame there was: never a stale one
-            assert pattern_index(captured.image) == captured.index
-            seen.append(captured.index)
-            time.sleep(0.03)
-        assert capture.ended
-        produced, dropped = capture.produced, capture.dropped
-    assert produced == 60
-    assert dropped > 0 and len(seen) + dropped == produced
-    assert seen == sorted(set(seen))
-
-
 class HandFedSource:
     """A source that delivers exactly the frames the test hands it."""
 
@@ -72,6 +52,23 @@ def wait_until(condition: Callable[[], bool]) -> None:
         time.sleep(0.001)
 
 
+def test_a_slow_consumer_gets_only_the_newest_frames_never_a_backlog() -> None:
+    source, seen = HandFedSource(), []
+    with LatestFrame(source) as capture:
+        for burst in range(5):  # the camera delivers four frames while the consumer is busy with one
+            for index in range(4 * burst, 4 * burst + 4):
+                source.feed(index)
+            wait_until(lambda: capture.produced == 4 * burst + 4)  # noqa: B023 (called at once)
+            captured = capture.get(timeout=5)
+            assert captured is not None and captured.image[0, 0, 0] == captured.index
+            seen.append(captured.index)
+        source.queue.put(None)  # the camera stops
+        wait_until(lambda: capture.ended)
+        assert capture.get(timeout=5) is None
+        assert (capture.produced, capture.dropped) == (20, 15)
+    assert seen == [3, 7, 11, 15, 19]
+
+
 def test_frames_not_taken_in_time_are_replaced_by_the_newest() -> None:
     source = HandFedSource()
     with LatestFrame(source) as capture:
@@ -95,27 +92,52 @@ def test_a_consumer_that_keeps_up_gets_every_frame() -> None:
         for index in range(5):
             source.feed(index)
             assert capture.get(timeout=5).index == index
+        source.queue.put(None)
+        wait_until(lambda: capture.ended)
         assert capture.dropped == 0
 
 
-def test_the_pattern_keeps_its_rate() -> None:
-    source = PatternSource(16, 8, fps=50, frames=11)
-    start = time.monotonic()
-    while source.read() is not None:
-        pass
-    assert time.monotonic() - start >= 0.19  # 10 intervals of 20 ms
+class FakeClock:
+    """Stands in for the camera module's ``time``: sleeping moves the clock at once."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.now = 100.0
+        monkeypatch.setattr(camera_module, "time", self)
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds >= 0
+        self.now += seconds
 
 
-def test_a_video_file_plays_at_its_own_frame_rate(tmp_path: Path) -> None:
-    source = VideoFileSource(make_video(tmp_path / "clip.mp4", frames=6, fps=20))
-    start = time.monotonic()
-    indices = []
+def releases(source: PatternSource | VideoFileSource, clock: FakeClock,
+             busy: dict[int, float]) -> list[tuple[float, np.ndarray]]:
+    """Each frame of ``source`` with when it was released (seconds after the start), the reader spending
+    ``busy[i]`` seconds after frame i."""
+    released: list[tuple[float, np.ndarray]] = []
     while (image := source.read()) is not None:
-        indices.append(frame_index(image))
+        released.append((round(clock.now - 100.0, 6), image))
+        clock.sleep(busy.get(len(released) - 1, 0.0))
+    return released
+
+
+def test_the_pattern_keeps_its_rate_and_catches_up_after_a_late_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = FakeClock(monkeypatch)
+    # 50 frames/s: a slot every 20 ms. The reader comes back 110 ms after frame 2: the frames whose slots have
+    # passed (60 to 140 ms) come at once, and the later ones on their slots again.
+    released = releases(PatternSource(16, 8, fps=50, frames=10), clock, {2: 0.11})
+    assert [when for when, _ in released] == [0.0, 0.02, 0.04, 0.15, 0.15, 0.15, 0.15, 0.15, 0.16, 0.18]
+    assert [pattern_index(image) for _, image in released] == list(range(10))
+
+
+def test_a_video_file_plays_at_its_own_frame_rate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = VideoFileSource(make_video(tmp_path / "clip.mp4", frames=6, fps=20))
+    released = releases(source, FakeClock(monkeypatch), {1: 0.02})
     source.close()
-    assert indices == list(range(6))
-    assert source.fps == 20
-    assert time.monotonic() - start >= 0.24  # 5 intervals of 50 ms
+    assert source.fps == 20 and [frame_index(image) for _, image in released] == list(range(6))
+    assert [when for when, _ in released] == [0.0, 0.05, 0.1, 0.15, 0.2, 0.25]  # 20 ms busy: still on time
 
 
 def test_an_error_in_the_source_comes_out_of_get() -> None:
@@ -203,7 +225,9 @@ def test_webcam_show_needs_a_gui(tmp_path: Path, capsys: pytest.CaptureFixture[s
         raise cv2.error("The function is not implemented")
 
     monkeypatch.setattr(cv2, "namedWindow", no_gui)
+    monkeypatch.setenv("DISPLAY", ":0")  # a desktop, so the answer is about OpenCV (headless here, or no window)
     model = write_invert_model(tmp_path / "invert.onnx")
     clip = make_video(tmp_path / "clip.mp4", frames=2)
     assert main(["webcam", "--camera", str(clip), "--style", str(model), "--show"]) == 2
-    assert "--show needs OpenCV with a GUI" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert "--show needs OpenCV with windows" in error and "pip uninstall -y opencv-python-headless" in error
