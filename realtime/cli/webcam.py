@@ -9,7 +9,6 @@ virtual camera that video-call apps can pick. Ctrl-C ends the session (a recordi
 from __future__ import annotations
 
 import argparse
-import collections
 import os
 import re
 import sys
@@ -21,17 +20,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from framestyle.bank import StyleBank
 from framestyle.catalog import bundled_styles
 from framestyle.cli.video import add_style_options, make_stylizer
-from framestyle.errors import InputError, OutputError
-from framestyle.media.camera import LatestFrame, open_source
+from framestyle.errors import OutputError
+from framestyle.media.live import LiveFrame, Readout, stylize_live
 from framestyle.media.reader import Frame
 from framestyle.media.virtualcam import VirtualCamera
 from framestyle.media.writer import FrameWriter, open_writer
 from framestyle.stylizer import Stylizer
 
-#: Seconds without a frame after which a live source counts as stalled.
-STALL_SECONDS = 10.0
 #: The virtual camera's nominal rate when the source does not tell its own.
 VIRTUAL_FPS = 30.0
 #: pyvirtualcam backend for --virtual-camera (None: the first that works on this platform).
@@ -56,67 +54,38 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seconds", type=float, metavar="S", help="stop after S seconds")
 
 
-class Readout:
-    """Frames/s and latency (capture to stylized frame) over the last second."""
-
-    def __init__(self) -> None:
-        self.frames = 0
-        self.start = time.monotonic()
-        self._recent: collections.deque[tuple[float, float]] = collections.deque()
-        self._printed = self.start
-
-    def add(self, latency: float) -> None:
-        """Count a stylized frame and its latency in seconds."""
-        now = time.monotonic()
-        self.frames += 1
-        self._recent.append((now, latency))
-        while self._recent[0][0] < now - 1.0:
-            self._recent.popleft()
-
-    def line(self, dropped: int) -> str:
-        """The readout: frames/s and mean latency over the last second, and the frames dropped so far."""
-        span = self._recent[-1][0] - self._recent[0][0] if len(self._recent) > 1 else 0.0
-        fps = (len(self._recent) - 1) / span if span > 0 else 0.0
-        latency = 1000 * sum(lat for _, lat in self._recent) / max(1, len(self._recent))
-        return f"{fps:5.1f} frames/s  latency {latency:4.0f} ms  dropped {dropped}"
-
-    def due(self) -> bool:
-        """True once a second (for the printed readout)."""
-        now = time.monotonic()
-        if now - self._printed < 1.0:
-            return False
-        self._printed = now
-        return True
-
-
 def run(args: argparse.Namespace) -> int:
     """The live loop: capture (latest frame wins), stylize, show or print, record."""
     session = _Session(args, make_stylizer(args))
     if args.show:
         _open_window()
-    with LatestFrame(open_source(args.camera)) as capture:
-        try:
-            session.loop(capture)
-        except KeyboardInterrupt:
-            pass  # Ctrl-C is the usual way to end a live session: keep what was recorded
-        except BaseException:
-            if session.recorder:
-                session.recorder.abort()
-            raise
-        finally:
-            if session.virtual:
-                session.virtual.close()
+    dropped = 0
+    try:
+        for live in stylize_live(args.camera, lambda image: session.stylizer(image), max_frames=args.max_frames,
+                                 seconds=args.seconds, readout=session.readout):
+            dropped = live.dropped
+            if not session.handle(live):
+                break
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is the usual way to end a live session: keep what was recorded
+    except BaseException:
+        if session.recorder:
+            session.recorder.abort()
+        raise
+    finally:
+        if session.virtual:
+            session.virtual.close()
     if session.recorder:
         session.recorder.close()
     frames, elapsed = session.readout.frames, time.monotonic() - session.readout.start
-    print(f"{frames} frames in {elapsed:.1f} s ({frames / elapsed:.1f} frames/s), {capture.dropped} dropped"
+    print(f"{frames} frames in {elapsed:.1f} s ({frames / elapsed:.1f} frames/s), {dropped} dropped"
           + (f"; recorded to {args.output}" if session.recorder else "")
           + (f"; {session.virtual.sent} sent to {session.virtual.device}" if session.virtual else ""))
     return 0
 
 
 class _Session:
-    """One live run: the stylizer (keys may swap it), the readout and the recording."""
+    """One live run: the stylizer (keys may switch its style), the readout and the recording."""
 
     def __init__(self, args: argparse.Namespace, stylizer: Stylizer) -> None:
         self.args, self.stylizer = args, stylizer
@@ -124,29 +93,19 @@ class _Session:
         self.recorder: FrameWriter | None = None
         self.virtual: VirtualCamera | None = None
         self._origin: float | None = None
+        self._bank: StyleBank | None = None
 
-    def loop(self, capture: LatestFrame) -> None:
-        args = self.args
-        end = self.readout.start + args.seconds if args.seconds else None
-        while args.max_frames is None or self.readout.frames < args.max_frames:
-            captured = capture.get(timeout=STALL_SECONDS)
-            if captured is None:
-                if capture.ended:
-                    return
-                raise InputError(f"{args.camera}: no frame for {STALL_SECONDS:.0f} s")
-            styled = self.stylizer(captured.image)
-            self.readout.add(time.monotonic() - captured.time)
-            if args.output:
-                self._record(styled, captured.time, capture.source.fps)
-            if args.virtual_camera:
-                self._send_virtual(styled, capture.source.fps)
-            if args.show:
-                if not self._show(styled, self.readout.line(capture.dropped)):
-                    return
-            elif self.readout.due():
-                print(self.readout.line(capture.dropped), flush=True)
-            if end is not None and time.monotonic() >= end:
-                return
+    def handle(self, live: LiveFrame) -> bool:
+        """Record, send, show or print one stylized frame; False when the user quits."""
+        if self.args.output:
+            self._record(live.image, live.captured, live.fps)
+        if self.args.virtual_camera:
+            self._send_virtual(live.image, live.fps)
+        if self.args.show:
+            return self._show(live.image, self.readout.line(live.dropped))
+        if self.readout.due():
+            print(self.readout.line(live.dropped), flush=True)
+        return True
 
     def _record(self, frame: np.ndarray, captured: float, fps: float | None) -> None:
         if self.recorder is None:
@@ -174,13 +133,21 @@ class _Session:
         key = chr(cv2.waitKey(1) & 0xFF)
         if key in "+-":
             self.stylizer.strength = min(1.0, max(0.0, self.stylizer.strength + (0.1 if key == "+" else -0.1)))
-        elif key in "np" and (names := [style.name for style in bundled_styles()]):
-            step = 1 if key == "n" else -1
-            here = names.index(self.stylizer.model.name) if self.stylizer.model.name in names else -step
-            self.args.style, strength = names[(here + step) % len(names)], self.stylizer.strength
-            self.stylizer = make_stylizer(self.args)
-            self.stylizer.strength = strength
+        elif key in "np":
+            self._switch_style(1 if key == "n" else -1)
         return key != "q"
+
+    def _switch_style(self, step: int) -> None:
+        """The next or previous style, its network shared by a bank of the bundled styles (each loaded once)."""
+        current = self.stylizer
+        if self._bank is None:
+            others = [style for style in bundled_styles() if style.name != current.model.name]
+            self._bank = StyleBank([current.model, *others], max_side=current.max_side,
+                                   engine_options=current.engine.options)
+        names = list(self._bank.models)
+        name = names[(names.index(current.model.name) + step) % len(names)]
+        self.stylizer = self._bank.stylizer(name, strength=current.strength, temporal=current.temporal.weight,
+                                            preserve_color=current.preserve_color)
 
 
 def _open_window() -> None:
