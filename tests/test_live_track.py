@@ -4,7 +4,7 @@ temporal setter and the stylized track (newest frame only, timestamps kept, sett
 from __future__ import annotations
 
 import asyncio
-import time
+import threading
 from fractions import Fraction
 from pathlib import Path
 
@@ -133,25 +133,20 @@ class _FakeCamera(MediaStreamTrack):
         return frame
 
 
-def _track(tmp_path: Path, camera: MediaStreamTrack, delay: float = 0.0) -> StylizedTrack:
+def _track(tmp_path: Path, camera: MediaStreamTrack) -> StylizedTrack:
     model = str(write_invert_model(tmp_path / "invert.onnx"))
-
-    class Slow(Stylizer):
-        def __call__(self, frame: np.ndarray, motion: np.ndarray | None = None) -> np.ndarray:
-            time.sleep(delay)
-            return super().__call__(frame, motion)
 
     def make(style: str, strength: float, temporal: float) -> Stylizer:
         if style not in ("invert", "other"):
             raise StyleError(f"unknown style {style!r}")
-        return Slow(model, strength=strength, temporal=temporal)
+        return Stylizer(model, strength=strength, temporal=temporal)
 
     return StylizedTrack(camera, make("invert", 1.0, 0.0), Settings("invert", 1.0, 0.0), make)
 
 
 def test_the_track_stylizes_and_keeps_the_timestamps(tmp_path: Path) -> None:
     async def run() -> list[av.VideoFrame]:
-        track = _track(tmp_path, _FakeCamera(5, fps=50), delay=0.0)
+        track = _track(tmp_path, _FakeCamera(5, fps=50))
         out = []
         try:
             while True:
@@ -168,21 +163,62 @@ def test_the_track_stylizes_and_keeps_the_timestamps(tmp_path: Path) -> None:
         assert np.array_equal(image[1:], 255 - _picture(number)[1:])
 
 
-def test_a_slow_stylizer_drops_stale_frames_instead_of_queueing(tmp_path: Path) -> None:
-    async def run() -> tuple[list[int], StylizedTrack]:
-        track = _track(tmp_path, _FakeCamera(60, fps=200), delay=0.05)
-        numbers = []
-        try:
-            while True:
-                numbers.append(255 - int((await track.recv()).to_ndarray(format="rgb24")[0, 0, 0]))
-        except MediaStreamError:
-            return numbers, track
+class _HandFedCamera(MediaStreamTrack):
+    """Numbered frames, delivered when the test hands them over; ends at None."""
 
-    numbers, track = asyncio.run(run())
-    assert numbers == sorted(numbers) and len(set(numbers)) == len(numbers)
-    assert len(numbers) < 30  # 60 frames in 0.3 s against 50 ms a frame: most were skipped
-    assert track.stats.dropped >= 60 - len(numbers) - 2
-    assert numbers[-1] >= 55  # the newest frames, not the oldest
+    kind = "video"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.numbers: asyncio.Queue[int | None] = asyncio.Queue()
+
+    async def recv(self) -> av.VideoFrame:
+        number = await self.numbers.get()
+        if number is None:
+            raise MediaStreamError
+        image = _picture(number)
+        image[0, 0] = (number, 0, 0)
+        frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+        frame.pts, frame.time_base = 3000 * number, TIME_BASE
+        return frame
+
+
+def test_a_busy_stylizer_takes_the_newest_frame_and_drops_the_rest(tmp_path: Path) -> None:
+    busy, release = threading.Event(), threading.Event()
+    stylized: list[int] = []
+
+    class Gated(Stylizer):
+        def __call__(self, frame: np.ndarray, motion: np.ndarray | None = None) -> np.ndarray:
+            stylized.append(int(frame[0, 0, 0]))
+            busy.set()
+            assert release.wait(30), "the test never let the stylizer go on"
+            return super().__call__(frame, motion)
+
+    async def run() -> tuple[list[int], StylizedTrack]:
+        camera = _HandFedCamera()
+        stylizer = Gated(str(write_invert_model(tmp_path / "invert.onnx")), temporal=0.0)
+        track = StylizedTrack(camera, stylizer, Settings("invert", 1.0, 0.0), lambda *args: stylizer)
+        loop = asyncio.get_running_loop()
+        camera.numbers.put_nowait(0)
+        assert await loop.run_in_executor(None, busy.wait, 30)  # the stylizer holds frame 0
+        for number in range(1, 10):  # nine more arrive meanwhile
+            camera.numbers.put_nowait(number)
+        for _ in range(1000):
+            if track.stats.received == 10:
+                break
+            await asyncio.sleep(0)
+        first = asyncio.ensure_future(track.recv())  # the sender waits for a frame, as WebRTC's does
+        await asyncio.sleep(0)
+        release.set()
+        frames = [await first, await track.recv()]
+        camera.numbers.put_nowait(None)
+        with pytest.raises(MediaStreamError):
+            await asyncio.wait_for(track.recv(), 30)  # the camera ended, and so does the track
+        return [255 - int(frame.to_ndarray(format="rgb24")[0, 0, 0]) for frame in frames], track
+
+    sent, track = asyncio.run(run())
+    assert stylized == [0, 9]  # the frame in hand, then the newest: never the eight in between
+    assert sent == [0, 9] and (track.stats.received, track.stats.dropped) == (10, 8)
 
 
 def test_settings_apply_between_frames_and_a_bad_style_changes_nothing(tmp_path: Path) -> None:
