@@ -6,6 +6,7 @@ import weakref
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -129,6 +130,26 @@ class Stylizer:
     def reset(self) -> None:
         """Forget the temporal history (call it between unrelated clips or at a camera cut)."""
         self.temporal.reset()
+
+
+@dataclass(frozen=True)
+class StyleOptions:
+    """The options that choose and tune a style, as ``stylize video``, ``image``, ``webcam`` and ``bench`` take
+    them; plain data, so a Ray task can be given them. ``threads``: CPU threads of the network (0: one per core)."""
+
+    style: str | None = None
+    strength: float = 1.0
+    preserve_color: bool = False
+    max_side: int | None = None
+    temporal: float = DEFAULT_TEMPORAL
+    device: str = "auto"
+    threads: int = 0
+
+    def stylizer(self, *, in_flight: int = 1) -> Stylizer:
+        """A :class:`Stylizer` with these options (``in_flight``: see :class:`Stylizer`)."""
+        return Stylizer(self.style, strength=self.strength, preserve_color=self.preserve_color,
+                        max_side=self.max_side, temporal=self.temporal, in_flight=in_flight,
+                        engine_options=EngineOptions(device=self.device, threads=self.threads))
 
 
 def check_frame(frame: np.ndarray) -> None:

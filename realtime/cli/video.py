@@ -7,18 +7,19 @@ with a number pattern such as frames/%05d.png gets one picture per frame (its fo
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import re
 import signal
 import sys
 from pathlib import Path
 
-from framestyle.engine import DEVICES, EngineOptions
+from framestyle.engine import DEVICES
 from framestyle.errors import InputError, OutputError
 from framestyle.media.pipeline import run_pipeline
 from framestyle.media.reader import VideoReader
 from framestyle.media.writer import open_writer
-from framestyle.stylizer import Stylizer
+from framestyle.stylizer import StyleOptions, Stylizer
 from framestyle.temporal import DEFAULT_TEMPORAL
 
 #: ``--ray`` without an address: a local Ray instance.
@@ -47,18 +48,23 @@ def add_style_options(parser: argparse.ArgumentParser, *, temporal: bool = True)
                         "one per core; video files: a single-threaded network per core, each on its own frame)")
 
 
+def style_options(args: argparse.Namespace) -> StyleOptions:
+    """The options of :func:`add_style_options` (no smoothing without ``--temporal``)."""
+    return StyleOptions(args.style, strength=args.strength, preserve_color=args.preserve_color,
+                        max_side=args.max_side, temporal=getattr(args, "temporal", 0.0), device=args.device,
+                        threads=args.threads)
+
+
 def make_stylizer(args: argparse.Namespace, throughput: bool = False) -> Stylizer:
-    """A :class:`Stylizer` from the options of :func:`add_style_options` (no smoothing without ``--temporal``).
+    """A :class:`Stylizer` from the options of :func:`add_style_options`.
 
     With ``throughput`` (files, where latency does not matter) and no ``--threads``, the network runs single-threaded
     on one frame per core at once: on two cores that gave 77-85 frames/s at 640x360 against 54-57 for one frame on
     both cores, whose threads wait on each other between the small operators of these networks."""
-    threads, in_flight = args.threads, 1
+    options = style_options(args)
     if throughput and not args.threads:
-        threads, in_flight = 1, os.cpu_count() or 1
-    return Stylizer(args.style, strength=args.strength, preserve_color=args.preserve_color, max_side=args.max_side,
-                    temporal=getattr(args, "temporal", 0.0), in_flight=in_flight,
-                    engine_options=EngineOptions(device=args.device, threads=threads))
+        return dataclasses.replace(options, threads=1).stylizer(in_flight=os.cpu_count() or 1)
+    return options.stylizer()
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -148,9 +154,8 @@ def run_on_ray(args: argparse.Namespace) -> int:
     if args.threads:
         raise InputError("--threads applies to single-machine runs: with --ray each task runs the network on one "
                          "thread")
-    settings = RenderSettings(args.style, strength=args.strength, preserve_color=args.preserve_color,
-                              max_side=args.max_side, temporal=args.temporal, device=args.device, crf=args.crf,
-                              codec=args.codec, preset=args.preset)
+    settings = RenderSettings(**dataclasses.asdict(style_options(args)), crf=args.crf, codec=args.codec,
+                              preset=args.preset)
     options = JobOptions(None if args.ray == _LOCAL else args.ray, warmup=args.warmup if args.temporal else 0,
                          chunk_seconds=args.chunk_seconds)
     # A batch system stops a job with SIGTERM: handled as Ctrl-C, so the finished chunks are kept for a rerun.

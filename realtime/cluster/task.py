@@ -3,6 +3,7 @@ settings of ``stylize video``, and encode the chunk's own frames (video only) in
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import socket
@@ -13,12 +14,11 @@ from pathlib import Path
 
 import av
 
-from framestyle.engine import EngineOptions
 from framestyle.errors import InputError
 from framestyle.media.pipeline import run_pipeline
 from framestyle.media.reader import Frame, VideoReader
 from framestyle.media.writer import FrameWriter, open_writer
-from framestyle.stylizer import Stylizer
+from framestyle.stylizer import StyleOptions
 
 from .plan import Chunk, VideoPlan
 
@@ -27,24 +27,13 @@ REPORT_EVERY = 0.5
 
 
 @dataclass(frozen=True)
-class RenderSettings:
-    """The options of ``stylize video`` that change the output, as the driver passes them to every task."""
+class RenderSettings(StyleOptions):
+    """The options of ``stylize video`` that change the output, as the driver passes them to every task. A task
+    holds one CPU: its network runs single-threaded, one frame at a time, whatever ``threads`` says."""
 
-    style: str | None
-    strength: float = 1.0
-    preserve_color: bool = False
-    max_side: int | None = None
-    temporal: float = 0.8
-    device: str = "auto"
     crf: int | None = None
     codec: str | None = None
     preset: str | None = None
-
-    def stylizer(self) -> Stylizer:
-        """A stylizer for one task: a single-threaded network, one frame at a time (a task holds one CPU)."""
-        return Stylizer(self.style, strength=self.strength, preserve_color=self.preserve_color,
-                        max_side=self.max_side, temporal=self.temporal,
-                        engine_options=EngineOptions(device=self.device, threads=1))
 
 
 @dataclass(frozen=True)
@@ -78,7 +67,7 @@ def render_chunk(plan: VideoPlan, chunk: Chunk, settings: RenderSettings, work: 
     frames finished so far, every :data:`REPORT_EVERY` seconds. Decoding, stylizing and encoding run in the
     threads of ``stylize video``'s pipeline."""
     started = time.monotonic()
-    stylizer = settings.stylizer()
+    stylizer = dataclasses.replace(settings, threads=1).stylizer()
     path = chunk_path(work, chunk, suffix)
     with _open_at(plan, chunk) as reader:
         writer = open_writer(path, width=reader.width, height=reader.height, time_base=reader.time_base,
