@@ -83,6 +83,15 @@ def default_style() -> StyleModel:
     return styles[0]
 
 
+def offered_styles(specs: list[str] | None) -> list[StyleModel]:
+    """The styles a server offers: those given (names or .onnx paths, in order), or every bundled style with the
+    default first. The first is the server's default."""
+    if specs:
+        return [resolve_style(spec) for spec in specs]
+    first = default_style()
+    return [first, *(model for model in bundled_styles() if model.name != first.name)]
+
+
 def resolve_style(spec: str | None) -> StyleModel:
     """A bundled style by name, a path to an ``.onnx`` file (with its card beside it if there is one), or the
     default style when ``spec`` is None."""

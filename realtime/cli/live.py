@@ -18,7 +18,7 @@ import socket
 import ssl
 from pathlib import Path
 
-from framestyle.catalog import bundled_styles, default_style, resolve_style
+from framestyle.catalog import offered_styles
 from framestyle.cli.serve import TOKEN_VARIABLE
 from framestyle.engine import DEVICES, EngineOptions
 from framestyle.errors import InputError, StyleError
@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     token = secrets.token_urlsafe(16) if args.token == "auto" else args.token
     check_exposure(args.host, token)
     tls = _tls(args.certfile, args.keyfile)
-    models = [resolve_style(spec) for spec in args.style] if args.style else _bundled_default_first()
+    models = offered_styles(args.style)
     defaults = Settings(models[0].name, args.strength, args.temporal)
     defaults.check()
     config = LiveConfig(styles=models, defaults=defaults, token=token, max_pages=args.max_pages,
@@ -79,11 +79,6 @@ def run(args: argparse.Namespace) -> int:
     server = LiveServer(config, report=lambda line: print(f"stylize live: {line}", flush=True))
     asyncio.run(_serve(server, args.host, args.port, tls, token))
     return 0
-
-
-def _bundled_default_first() -> list:
-    first = default_style()
-    return [first, *(model for model in bundled_styles() if model.name != first.name)]
 
 
 def _tls(certfile: Path | None, keyfile: Path | None) -> ssl.SSLContext | None:

@@ -13,7 +13,7 @@ import os
 import signal
 import threading
 
-from framestyle.catalog import bundled_styles, default_style, resolve_style
+from framestyle.catalog import offered_styles
 from framestyle.engine import DEVICES, EngineOptions
 from framestyle.kernels.occlusion import DEFAULT_DEPTH_TOLERANCE
 from framestyle.serve.config import ServerConfig
@@ -90,13 +90,8 @@ def run(args: argparse.Namespace) -> int:
     tcp = not args.unix or args.host is not None or args.port is not None
     if tcp:
         check_exposure(args.host or DEFAULT_HOST, args.token)
-    if args.style:
-        models = [resolve_style(spec) for spec in args.style]
-    else:
-        first = default_style()
-        models = [first, *(model for model in bundled_styles() if model.name != first.name)]
-    bank = StyleBank(models, max_side=args.max_side, engine_options=EngineOptions(device=args.device,
-                                                                                    threads=args.threads))
+    bank = StyleBank(offered_styles(args.style), max_side=args.max_side,
+                     engine_options=EngineOptions(device=args.device, threads=args.threads))
     entries = style_entries(bank)
     server = Server(entries, style_pipelines(bank, args.temporal, args.depth_tolerance), config,
                     report=_report, stats_interval=args.stats_interval)
