@@ -52,6 +52,7 @@ def test_the_default_style_keeps_the_face_of_a_portrait_it_never_saw(detector: F
     assert survival.total == 1 and survival.kept == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("flat", "kept"), [(False, 1), (True, 0)], ids=["default style", "painted over"])
 def test_evaluate_style_reports_face_survival(tmp_path: Path, capsys: pytest.CaptureFixture, flat: bool,
                                               kept: int) -> None:

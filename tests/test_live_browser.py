@@ -21,6 +21,8 @@ from framestyle.stylizer import Stylizer
 
 from .live_browser import camera_frames, grab, launch, live_server, make_camera_clip, missing_browser, wait_for
 
+pytestmark = pytest.mark.browser
+
 if (_REASON := missing_browser()) is not None:
     pytest.skip(_REASON, allow_module_level=True)
 pytest.importorskip("aiortc", reason="the [live] extra (aiortc) is not installed")

@@ -192,6 +192,7 @@ def test_no_bundled_style_invents_large_structure(name: str) -> None:
     assert scores.invented_structure <= MAX_INVENTED_STRUCTURE
 
 
+@pytest.mark.slow
 def test_evaluate_style_reports_the_motif_of_a_pasting_model(tmp_path: Path,
                                                              capsys: pytest.CaptureFixture[str]) -> None:
     torch = pytest.importorskip("torch")

@@ -26,6 +26,7 @@ def _random_image(seed: int, height: int, width: int) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, size=(height, width, 3), dtype=np.uint8)
 
 
+@pytest.mark.slow
 def test_the_unchanged_photo_scores_ratio_one_and_no_content_change(vgg: Vgg16) -> None:
     scores = score_style(vgg, _random_image(0, 60, 80), [_random_image(1, 50, 70), _random_image(2, 64, 48)],
                          lambda photo: photo)
@@ -33,6 +34,7 @@ def test_the_unchanged_photo_scores_ratio_one_and_no_content_change(vgg: Vgg16) 
     assert scores.content_distance == pytest.approx(0.0, abs=1e-9)
 
 
+@pytest.mark.slow
 def test_style_ratio_is_the_mean_of_the_per_photo_ratios(vgg: Vgg16) -> None:
     painting = _random_image(0, 60, 80)
     kept, painted = _random_image(1, 30, 40), _random_image(2, 45, 60)  # same 4:3 shape as the painting

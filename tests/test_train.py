@@ -48,6 +48,7 @@ def _train(kit: dict[str, Path], *extra: str) -> int:
                  "--batch", "2", "--validation", str(kit["validation"]), "--title", "Noise", *extra])
 
 
+@pytest.mark.slow
 def test_tiny_training_run_exports_models_and_a_complete_card(kit: dict[str, Path]) -> None:
     assert _train(kit, "--steps", "3") == 0
     card = json.loads((kit["root"] / "tiny.json").read_text())
@@ -63,6 +64,7 @@ def test_tiny_training_run_exports_models_and_a_complete_card(kit: dict[str, Pat
     assert (kit["root"] / "tiny.ckpt").exists()
 
 
+@pytest.mark.slow
 def test_network_options_and_grid_weight_reach_the_card(kit: dict[str, Path]) -> None:
     assert _train(kit, "--steps", "1", "--width", "8", "16", "24", "--blocks", "2", "--detail", "4",
                   "--grid-weight", "100") == 0
@@ -74,6 +76,7 @@ def test_network_options_and_grid_weight_reach_the_card(kit: dict[str, Path]) ->
         FastStyleNet(FastStyleConfig(width=(8, 16, 24), blocks=2)))
 
 
+@pytest.mark.slow
 def test_face_weight_reads_the_face_boxes_and_reaches_the_card(kit: dict[str, Path]) -> None:
     photos = sorted(kit["photos"].iterdir())
     # The boxes cache beside the output stands in for the detector (no facenet-pytorch needed here).
@@ -84,6 +87,7 @@ def test_face_weight_reads_the_face_boxes_and_reaches_the_card(kit: dict[str, Pa
     assert card["training"]["face_weight"] == 4 and card["training"]["steps_done"] == 2
 
 
+@pytest.mark.slow
 def test_resume_continues_from_the_checkpoint(kit: dict[str, Path]) -> None:
     assert _train(kit, "--steps", "2") == 0
     assert _train(kit, "--steps", "4", "--resume") == 0
@@ -91,6 +95,7 @@ def test_resume_continues_from_the_checkpoint(kit: dict[str, Path]) -> None:
     assert card["training"]["steps_done"] == 4
 
 
+@pytest.mark.slow
 def test_init_starts_from_a_trained_models_weights(kit: dict[str, Path]) -> None:
     from framestyle.train.export import weights_from_onnx
 
@@ -107,6 +112,7 @@ def test_init_starts_from_a_trained_models_weights(kit: dict[str, Path]) -> None
     assert not all(torch.equal(before[key], fresh[key]) for key in before)
 
 
+@pytest.mark.slow
 def test_init_from_another_architecture_is_one_line_error(kit: dict[str, Path], capsys: pytest.CaptureFixture) -> None:
     assert _train(kit, "--steps", "1", "--blocks", "2") == 0
     first = kit["root"] / "first.onnx"
@@ -177,6 +183,7 @@ def test_grid_energy_catches_a_pattern_locked_to_the_pixel_grid_not_texture() ->
     assert float(grid_energy(texture + stripes)) > 10 * float(grid_energy(texture))
 
 
+@pytest.mark.slow
 def test_evaluate_style_reports_distances_their_ratio_and_grid_texture(kit: dict[str, Path],
                                                                       capsys: pytest.CaptureFixture) -> None:
     photos = sorted(kit["photos"].iterdir())
@@ -187,6 +194,7 @@ def test_evaluate_style_reports_distances_their_ratio_and_grid_texture(kit: dict
     assert 0 < scores["style_ratio"] and "face_survival" not in scores and scores["content_distance"] > 0
 
 
+@pytest.mark.slow
 def test_evaluate_style_measures_a_planted_grid_at_its_amplitude(kit: dict[str, Path], tmp_path: Path,
                                                                  capsys: pytest.CaptureFixture) -> None:
     photos = [tmp_path / f"flat{level}.png" for level in (60, 120, 180)]
