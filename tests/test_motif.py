@@ -24,7 +24,7 @@ from framestyle.motif import (
     residual_map,
 )
 
-from .tiny_models import write_invert_model
+from .tiny_models import save_frame_model, write_invert_model
 
 DATA = Path(__file__).parent / "data"
 THUMB = Path(__file__).resolve().parent.parent / "realtime" / "live" / "static" / "thumb_source.jpg"
@@ -129,32 +129,22 @@ def test_unusable_inputs_are_refused() -> None:
 def _write_paste_model(path: Path) -> Path:
     """A model with the style networks' I/O that darkens a fixed triangle (``_triangle`` at 64x64, resized to the
     frame by nearest neighbour) by ``DEPTH`` levels: a motif pasted at the same place whatever the content."""
-    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnx")
     from onnx import TensorProto, helper, numpy_helper
 
     constants = {"motif": (DEPTH * _triangle(64, 64))[None, :, :, None], "start": np.array([0], np.int64),
                  "stop": np.array([3], np.int64), "one": np.array([1], np.int64), "low": np.array(0, np.float32),
                  "high": np.array(255, np.float32)}
-    graph = helper.make_graph(
-        [
-            helper.make_node("Cast", ["frame"], ["f"], to=TensorProto.FLOAT),
-            helper.make_node("Shape", ["frame"], ["shape"]),
-            helper.make_node("Slice", ["shape", "start", "stop"], ["nhw"]),
-            helper.make_node("Concat", ["nhw", "one"], ["sizes"], axis=0),
-            helper.make_node("Resize", ["motif", "", "", "sizes"], ["pasted"], mode="nearest"),
-            helper.make_node("Sub", ["f", "pasted"], ["darker"]),
-            helper.make_node("Clip", ["darker", "low", "high"], ["clipped"]),
-            helper.make_node("Cast", ["clipped"], ["stylized"], to=TensorProto.UINT8),
-        ],
-        "paste",
-        [helper.make_tensor_value_info("frame", TensorProto.UINT8, [1, "height", "width", 3])],
-        [helper.make_tensor_value_info("stylized", TensorProto.UINT8, [1, "height", "width", 3])],
-        [numpy_helper.from_array(value, name) for name, value in constants.items()],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.save(model, str(path))
-    return path
+    return save_frame_model(path, "paste", [
+        helper.make_node("Cast", ["frame"], ["f"], to=TensorProto.FLOAT),
+        helper.make_node("Shape", ["frame"], ["shape"]),
+        helper.make_node("Slice", ["shape", "start", "stop"], ["nhw"]),
+        helper.make_node("Concat", ["nhw", "one"], ["sizes"], axis=0),
+        helper.make_node("Resize", ["motif", "", "", "sizes"], ["pasted"], mode="nearest"),
+        helper.make_node("Sub", ["f", "pasted"], ["darker"]),
+        helper.make_node("Clip", ["darker", "low", "high"], ["clipped"]),
+        helper.make_node("Cast", ["clipped"], ["stylized"], to=TensorProto.UINT8),
+    ], [numpy_helper.from_array(value, name) for name, value in constants.items()])
 
 
 def _engine(path: Path) -> Callable[[np.ndarray], np.ndarray]:

@@ -7,55 +7,51 @@ from pathlib import Path
 import pytest
 
 
-def write_invert_model(path: Path) -> Path:
-    """A model with the style networks' I/O (uint8 (1, H, W, 3) -> same) that outputs 255 - frame."""
+def save_frame_model(path: Path, name: str, nodes: list, initializers: list) -> Path:
+    """Save a graph of ``nodes`` with the style networks' I/O (input ``frame``, output ``stylized``: uint8
+    (1, H, W, 3)) and ``initializers`` as an opset-17 model at ``path``."""
     onnx = pytest.importorskip("onnx")
     from onnx import TensorProto, helper
 
-    graph = helper.make_graph(
-        [
-            helper.make_node("Cast", ["frame"], ["f"], to=TensorProto.FLOAT),
-            helper.make_node("Sub", ["c255", "f"], ["inv"]),
-            helper.make_node("Cast", ["inv"], ["stylized"], to=TensorProto.UINT8),
-        ],
-        "invert",
-        [helper.make_tensor_value_info("frame", TensorProto.UINT8, [1, "height", "width", 3])],
-        [helper.make_tensor_value_info("stylized", TensorProto.UINT8, [1, "height", "width", 3])],
-        [helper.make_tensor("c255", TensorProto.FLOAT, [], [255.0])],
-    )
+    frame = [1, "height", "width", 3]
+    graph = helper.make_graph(nodes, name, [helper.make_tensor_value_info("frame", TensorProto.UINT8, frame)],
+                              [helper.make_tensor_value_info("stylized", TensorProto.UINT8, frame)], initializers)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     onnx.save(model, str(path))
     return path
+
+
+def write_invert_model(path: Path) -> Path:
+    """A model with the style networks' I/O (uint8 (1, H, W, 3) -> same) that outputs 255 - frame."""
+    pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    return save_frame_model(path, "invert", [
+        helper.make_node("Cast", ["frame"], ["f"], to=TensorProto.FLOAT),
+        helper.make_node("Sub", ["c255", "f"], ["inv"]),
+        helper.make_node("Cast", ["inv"], ["stylized"], to=TensorProto.UINT8),
+    ], [helper.make_tensor("c255", TensorProto.FLOAT, [], [255.0])])
 
 
 def write_flat_model(path: Path, level: int = 128) -> Path:
     """A model with the style networks' I/O that paints every pixel grey ``level``: a style that keeps nothing."""
-    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnx")
     from onnx import TensorProto, helper
 
-    graph = helper.make_graph(
-        [
-            helper.make_node("Cast", ["frame"], ["f"], to=TensorProto.FLOAT),
-            helper.make_node("Mul", ["f", "zero"], ["blank"]),
-            helper.make_node("Add", ["blank", "level"], ["grey"]),
-            helper.make_node("Cast", ["grey"], ["stylized"], to=TensorProto.UINT8),
-        ],
-        "flat",
-        [helper.make_tensor_value_info("frame", TensorProto.UINT8, [1, "height", "width", 3])],
-        [helper.make_tensor_value_info("stylized", TensorProto.UINT8, [1, "height", "width", 3])],
-        [helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0]),
-         helper.make_tensor("level", TensorProto.FLOAT, [], [float(level)])],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.save(model, str(path))
-    return path
+    return save_frame_model(path, "flat", [
+        helper.make_node("Cast", ["frame"], ["f"], to=TensorProto.FLOAT),
+        helper.make_node("Mul", ["f", "zero"], ["blank"]),
+        helper.make_node("Add", ["blank", "level"], ["grey"]),
+        helper.make_node("Cast", ["grey"], ["stylized"], to=TensorProto.UINT8),
+    ], [helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0]),
+         helper.make_tensor("level", TensorProto.FLOAT, [], [float(level)])])
+
 
 def write_grid_model(path: Path, period: int, amplitude: float) -> Path:
     """A model with the style networks' I/O that adds ``amplitude`` grey levels to the pixels at y and x multiples
     of ``period``: a planted grid texture of known size."""
-    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnx")
     import numpy as np
     from onnx import TensorProto, helper, numpy_helper
 
@@ -64,26 +60,16 @@ def write_grid_model(path: Path, period: int, amplitude: float) -> Path:
     constants = {"pattern": pattern, "sides": np.array([1, 2], np.int64), "period": np.array(period, np.int64),
                  "one": np.array([1], np.int64), "zeros": np.array([0, 0], np.int64), "low": np.array(0, np.float32),
                  "high": np.array(255, np.float32)}
-    graph = helper.make_graph(
-        [
-            helper.make_node("Cast", ["frame"], ["f"], to=TensorProto.FLOAT),
-            helper.make_node("Shape", ["frame"], ["shape"]),
-            helper.make_node("Gather", ["shape", "sides"], ["hw"]),
-            helper.make_node("Add", ["hw", "period"], ["padded"]),
-            helper.make_node("Div", ["padded", "period"], ["tiles"]),  # one tile more than needed, cut below
-            helper.make_node("Concat", ["one", "tiles", "one"], ["repeats"], axis=0),
-            helper.make_node("Tile", ["pattern", "repeats"], ["tiled"]),
-            helper.make_node("Slice", ["tiled", "zeros", "hw", "sides"], ["grid"]),
-            helper.make_node("Add", ["f", "grid"], ["sum"]),
-            helper.make_node("Clip", ["sum", "low", "high"], ["clipped"]),
-            helper.make_node("Cast", ["clipped"], ["stylized"], to=TensorProto.UINT8),
-        ],
-        "grid",
-        [helper.make_tensor_value_info("frame", TensorProto.UINT8, [1, "height", "width", 3])],
-        [helper.make_tensor_value_info("stylized", TensorProto.UINT8, [1, "height", "width", 3])],
-        [numpy_helper.from_array(value, name) for name, value in constants.items()],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.save(model, str(path))
-    return path
+    return save_frame_model(path, "grid", [
+        helper.make_node("Cast", ["frame"], ["f"], to=TensorProto.FLOAT),
+        helper.make_node("Shape", ["frame"], ["shape"]),
+        helper.make_node("Gather", ["shape", "sides"], ["hw"]),
+        helper.make_node("Add", ["hw", "period"], ["padded"]),
+        helper.make_node("Div", ["padded", "period"], ["tiles"]),  # one tile more than needed, cut below
+        helper.make_node("Concat", ["one", "tiles", "one"], ["repeats"], axis=0),
+        helper.make_node("Tile", ["pattern", "repeats"], ["tiled"]),
+        helper.make_node("Slice", ["tiled", "zeros", "hw", "sides"], ["grid"]),
+        helper.make_node("Add", ["f", "grid"], ["sum"]),
+        helper.make_node("Clip", ["sum", "low", "high"], ["clipped"]),
+        helper.make_node("Cast", ["clipped"], ["stylized"], to=TensorProto.UINT8),
+    ], [numpy_helper.from_array(value, name) for name, value in constants.items()])
