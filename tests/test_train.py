@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
-pytest.importorskip("onnx")
+onnx = pytest.importorskip("onnx")
 pytest.importorskip("tqdm")
 
 from framestyle.cli import main  # noqa: E402
@@ -54,7 +54,11 @@ def test_tiny_training_run_exports_models_and_a_complete_card(kit: dict[str, Pat
     card = json.loads((kit["root"] / "tiny.json").read_text())
     assert card["training"]["steps_done"] == 3 and card["training"]["finished"]
     assert card["export_check"]["max_abs_diff"] <= 1
-    assert card["architecture"]["parameters"] > 0 and card["architecture"]["mac_per_pixel"] > 0
+    architecture = card["architecture"]
+    net = FastStyleNet(FastStyleConfig(**architecture["options"]))
+    weights = onnx.load(str(kit["root"] / "tiny.onnx")).graph.initializer
+    assert architecture["parameters"] == sum(onnx.numpy_helper.to_array(tensor).size for tensor in weights)
+    assert architecture["mac_per_pixel"] == round(count_macs_per_pixel(net))
     assert set(card["validation"]) >= {"style_ratio", "content_distance"}
     import hashlib
 
