@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from framestyle.atomic import AtomicFile, atomic_file, write_bytes_atomic
+from framestyle.cluster.manifest import Manifest
 from framestyle.errors import OutputError
 
 
@@ -50,3 +51,15 @@ def test_abort_removes_the_temporary(tmp_path: Path) -> None:
     assert output.tmp.exists()
     output.abort()
     assert os.listdir(tmp_path) == []
+
+
+def test_a_failed_manifest_write_leaves_no_temporary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    manifest = Manifest(tmp_path, {"job": 1})
+
+    def disk_full(self: Path, data: bytes) -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", disk_full)
+    with pytest.raises(OutputError, match="cannot write the manifest"):
+        manifest.save()
+    assert not [name for name in os.listdir(tmp_path) if name.endswith(".part")]

@@ -4,11 +4,10 @@ sha256, so a stopped run, started again with the same command, redoes only the r
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from framestyle.atomic import write_bytes_atomic
 from framestyle.errors import OutputError
 
 from .task import ChunkResult, file_sha256
@@ -59,10 +58,7 @@ class Manifest:
         chunks = {str(key): value for key, value in sorted(self.finished.items())}
         data = {"job": self.job, "chunk_seconds": self.chunk_seconds, "chunks": chunks}
         try:
-            fd, tmp = tempfile.mkstemp(prefix=".manifest.", suffix=".part", dir=self.path.parent)
-            with os.fdopen(fd, "w", encoding="utf-8") as file:
-                json.dump(data, file, indent=1)
-            os.replace(tmp, self.path)
+            write_bytes_atomic(self.path, json.dumps(data, indent=1).encode())
         except OSError as error:
             raise OutputError(f"{self.path}: cannot write the manifest ({error.strerror})") from error
 
