@@ -84,13 +84,34 @@ def test_table_names_the_frames_in_flight(tmp_path: Path, capsys: pytest.Capture
     assert "in flight fps" in out and "64x48" in out
 
 
-def test_video_times_the_whole_job_on_a_generated_clip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_video_times_the_whole_job_against_its_ceiling_at_each_size(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
     model = write_invert_model(tmp_path / "invert.onnx")
-    assert main(["bench", "--style", str(model), "--size", "64x48", "--frames", "5", "--device", "cpu",
-                 "--video", "--json"]) == 0
-    video = json.loads(capsys.readouterr().out)["video"]
-    assert video["frames"] == 12 * 24 and video["clip"] == "generated 64x48, 12 s"
-    assert video["fps"] == pytest.approx(video["frames"] / video["seconds"])
+    assert main(["bench", "--style", str(model), "--size", "64x48", "48x32", "--frames", "5", "--device", "cpu",
+                 "--video", "--video-only", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["rows"] == []
+    assert [v["clip"] for v in report["video"]] == ["generated 64x48, 12 s", "generated 48x32, 12 s"]
+    for video in report["video"]:
+        assert video["frames"] == 12 * 24
+        assert video["fps"] == pytest.approx(video["frames"] / video["seconds"])
+        assert video["ceiling_fps"] > 0 and video["ratio"] == pytest.approx(video["fps"] / video["ceiling_fps"])
+
+
+def test_video_table_prints_the_ceiling_and_the_ratio_per_clip(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    model = write_invert_model(tmp_path / "invert.onnx")
+    clip = tmp_path / "clip.mp4"
+    bench.write_panning_clip(clip, 64, 48, 24)
+    assert main(["bench", "--style", str(model), "--frames", "5", "--device", "cpu", "--video", str(clip),
+                 "--video-only"]) == 0
+    out = capsys.readouterr().out
+    assert f"{clip}: 24 frames, end to end" in out and "ceiling" in out and "ratio" in out
+
+
+def test_video_only_without_video_is_one_clear_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--video-only"]) == 2
+    assert "--video-only needs --video" in capsys.readouterr().err
 
 
 def test_video_names_a_missing_clip_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

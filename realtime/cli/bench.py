@@ -6,8 +6,10 @@ motion to follow. The smoothing's added cost is reported as a share of the netwo
 the network's frames/s with one frame per core in flight on single-threaded sessions, as ``stylize video`` runs it
 (throughput, not latency).
 
-``--video [CLIP]`` adds the whole job: ``stylize video`` with default settings (decode, network, smoothing, encode)
-on CLIP, or on a generated 12-second clip of the first size, reported in frames/s end to end.
+``--video [CLIP ...]`` adds the whole job: ``stylize video`` with default settings (decode, network, smoothing,
+encode) on each CLIP, or on a generated 12-second clip of each size, in frames/s end to end, beside its ceiling:
+decoding the same clip and encoding it with the same codec settings with nothing between (codec threads on), in
+the same run, and the ratio of the two. ``--video-only`` skips the network and pipeline rows.
 """
 
 from __future__ import annotations
@@ -100,8 +102,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-side", type=int, help="run the network at this longer side (guided upsampling)")
     parser.add_argument("--device", choices=DEVICES, default="auto")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for inference (0: one per core)")
-    parser.add_argument("--video", nargs="?", const="", metavar="CLIP", help="also time `stylize video` end to end "
-                        "on CLIP (default: a generated 12-second clip of the first --size)")
+    parser.add_argument("--video", nargs="*", metavar="CLIP", help="also time `stylize video` end to end on each "
+                        "CLIP (default: a generated 12-second clip of each --size) against decoding + encoding alone")
+    parser.add_argument("--video-only", action="store_true", help="with --video: only the end-to-end rows")
     parser.add_argument("--json", action="store_true")
 
 
@@ -129,8 +132,25 @@ def count_frames(path: Path) -> int:
         return sum(1 for packet in container.demux(video=0) if packet.size)
 
 
+def codec_fps(clip: Path, output: Path, threads: int = 0) -> float:
+    """Frames/s of decoding ``clip`` and encoding its frames unchanged to ``output`` with ``stylize video``'s codec
+    settings and sound (``threads``: decoder and encoder threads, 0 for the codecs' own choice): the ceiling."""
+    from ..media.pipeline import run_pipeline
+    from ..media.reader import VideoReader
+    from ..media.writer import open_writer
+
+    with VideoReader(clip, decoder_threads=threads) as reader:
+        writer = open_writer(output, width=reader.width, height=reader.height, time_base=reader.time_base,
+                             frame_rate=reader.frame_rate, audio_streams=reader.audio_streams, source=clip,
+                             encoder_threads=threads)
+        with writer:
+            stats = run_pipeline(reader, lambda images: images, writer, progress=False)
+    return stats.fps
+
+
 def video_fps(clip: Path | None, size: tuple[int, int], style: str | None, device: str) -> dict[str, object]:
-    """Frames/s end to end of ``stylize video`` with default settings on ``clip`` (or a generated clip)."""
+    """Frames/s end to end of ``stylize video`` with default settings on ``clip`` (or a generated clip of
+    ``size``), its ceiling (:func:`codec_fps`, measured just before) and their ratio."""
     from . import main
 
     label = str(clip) if clip is not None else f"generated {size[0]}x{size[1]}, {CLIP_SECONDS} s"
@@ -139,6 +159,7 @@ def video_fps(clip: Path | None, size: tuple[int, int], style: str | None, devic
             clip = Path(work) / "panning.mp4"
             write_panning_clip(clip, *size, CLIP_SECONDS * CLIP_FPS)
         frames = count_frames(clip)
+        ceiling = codec_fps(clip, Path(work) / "codec.mp4")
         arguments = ["video", str(clip), str(Path(work) / "out.mp4"), "--quiet", "--device", device]
         start = time.perf_counter()
         with contextlib.redirect_stdout(io.StringIO()):
@@ -146,12 +167,20 @@ def video_fps(clip: Path | None, size: tuple[int, int], style: str | None, devic
         seconds = time.perf_counter() - start
     if status:
         raise InputError(f"stylize video failed on {clip}")
-    return {"clip": label, "frames": frames, "seconds": seconds, "fps": frames / seconds}
+    fps = frames / seconds
+    return {"clip": label, "frames": frames, "seconds": seconds, "fps": fps, "ceiling_fps": ceiling,
+            "ratio": fps / ceiling}
 
 
 def run(args: argparse.Namespace) -> int:
     if args.frames < 5:
         raise InputError("--frames must be at least 5")
+    if args.video_only and args.video is None:
+        raise InputError("--video-only needs --video")
+    clips = [Path(clip) for clip in args.video or []]
+    for clip in clips:
+        if not clip.is_file():
+            raise InputError(f"{clip}: no such file")
     options = EngineOptions(device=args.device, threads=args.threads)
     plain = Stylizer(args.style, temporal=0.0, max_side=args.max_side, engine_options=options)
     smooth = Stylizer(plain.model, temporal=args.temporal, max_side=args.max_side, engine_options=options)
@@ -159,7 +188,7 @@ def run(args: argparse.Namespace) -> int:
     in_flight = Stylizer(plain.model, temporal=0.0, max_side=args.max_side, in_flight=cores,
                          engine_options=EngineOptions(device=args.device, threads=1))
     rows = []
-    for width, height in args.size:
+    for width, height in [] if args.video_only else args.size:
         frames = panning_frames(width, height, args.frames + 3)
         smooth.reset()
         network, pipeline = time_frames([plain.engine, smooth], frames)
@@ -169,10 +198,8 @@ def run(args: argparse.Namespace) -> int:
     report = {"style": plain.model.name, "device": plain.engine.device, "provider": plain.engine.provider,
               "temporal": args.temporal, "max_side": args.max_side, "frames_in_flight": cores, "rows": rows}
     if args.video is not None:
-        clip = Path(args.video) if args.video else None
-        if clip is not None and not clip.is_file():
-            raise InputError(f"{clip}: no such file")
-        report["video"] = video_fps(clip, args.size[0], args.style, args.device)
+        jobs = [(clip, args.size[0]) for clip in clips] or [(None, size) for size in args.size]
+        report["video"] = [video_fps(clip, size, args.style, args.device) for clip, size in jobs]
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
@@ -186,7 +213,8 @@ def run(args: argparse.Namespace) -> int:
               f"{p['p50_ms']:7.1f} {p['p95_ms']:7.1f} | {r['smoothing_added_share']:13.0%} | "
               f"{r['network_in_flight_fps']:16.1f}")
     if "video" in report:
-        v = report["video"]
-        print(f"stylize video end to end (default settings) on {v['clip']}: {v['frames']} frames in "
-              f"{v['seconds']:.1f} s, {v['fps']:.1f} frames/s")
+        print("stylize video end to end (default settings) against decoding + encoding alone (the ceiling):")
+        for v in report["video"]:
+            print(f"  {v['clip']}: {v['frames']} frames, end to end {v['fps']:.1f} frames/s, ceiling "
+                  f"{v['ceiling_fps']:.1f} frames/s, ratio {v['ratio']:.2f}")
     return 0
