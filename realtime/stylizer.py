@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from .catalog import StyleModel, resolve_style
@@ -15,9 +16,24 @@ from .engine import EngineOptions, StyleEngine
 from .errors import InputError
 from .imageio import resize_long_side
 from .kernels.blend import apply_look
-from .kernels.upsample import guided_upsample
+from .kernels.flow import resize_flow
+from .kernels.upsample import GuidedUpsampler, guided_upsample
 from .limits import frame_size_problem
 from .temporal import DEFAULT_TEMPORAL, TemporalFilter
+
+#: Without ``max_side``, frames whose longer side is above this run the network and the smoothing with the longer
+#: side at this many pixels, or at half the frame's for frames over twice as large (measured: docs/performance.md).
+AUTO_SIDE = 960
+
+
+def working_side(long_side: int, max_side: int | None) -> int:
+    """The longer side the network and the smoothing run at for a frame whose longer side is ``long_side``:
+    ``max_side`` (0: the frame's own), or by default :data:`AUTO_SIDE` or half the frame's, whichever is larger."""
+    if max_side == 0:
+        return long_side
+    if max_side is None:
+        max_side = max(AUTO_SIDE, (long_side + 1) // 2)
+    return min(long_side, max_side)
 
 
 class Stylizer:
@@ -27,8 +43,10 @@ class Stylizer:
         style: a bundled style name, a path to an ``.onnx`` file, a :class:`StyleModel`, or None for the default.
         strength: 0..1, how much of the stylized frame is blended over the original.
         preserve_color: keep the original's colours and take only the luminance from the style.
-        max_side: run the network with the frame's longer side at most this many pixels, and bring the result
-            back to full resolution with an upsampling guided by the full-resolution frame.
+        max_side: run the network and the smoothing with the frame's longer side at most this many pixels, and
+            bring the result back to full resolution with an upsampling guided by the full-resolution frame; 0 for
+            the frame's own resolution; None (default) for :func:`working_side`'s choice (frames up to
+            :data:`AUTO_SIDE` pixels a side run at their own resolution).
         temporal: 0..1, flow-guided smoothing against flicker between consecutive frames (0: frame by frame), or
             a :class:`TemporalFilter` with settings of its own. Call :meth:`reset` between unrelated frames; scene
             cuts are detected and reset it by themselves.
@@ -48,8 +66,8 @@ class Stylizer:
             raise InputError(f"strength must be between 0 and 1, got {strength}")
         if in_flight < 1:
             raise InputError(f"frames in flight must be at least 1, got {in_flight}")
-        if max_side is not None and max_side < 16:
-            raise InputError(f"max side must be at least 16 pixels, got {max_side}")
+        if max_side is not None and max_side != 0 and max_side < 16:
+            raise InputError(f"max side must be 0 (full resolution) or at least 16 pixels, got {max_side}")
         if engine is not None:
             self.model, self.engine = engine.model, engine
         else:
@@ -60,17 +78,21 @@ class Stylizer:
         self.max_side = max_side
         self.temporal = temporal if isinstance(temporal, TemporalFilter) else TemporalFilter(temporal)
         self.in_flight = in_flight
+        self._upsample = GuidedUpsampler()  # one stream at a time, as the smoothing's history is
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="framestyle-temporal")
         weakref.finalize(self, self._worker.shutdown, wait=False)  # a dropped stylizer takes its thread with it
 
+    def working_frame(self, frame: np.ndarray) -> np.ndarray:
+        """``frame`` at the resolution the network and the smoothing run at (itself if that is its own)."""
+        height, width = frame.shape[:2]
+        side = working_side(max(height, width), self.max_side)
+        return frame if side == max(height, width) else resize_long_side(frame, side)
+
     def stylize_only(self, frame: np.ndarray) -> np.ndarray:
-        """The network's output at the frame's size (after ``max_side`` and guided upsampling), before strength
-        and colour options."""
+        """The network's output at the frame's size (after ``max_side`` and guided upsampling), before smoothing,
+        strength and colour options."""
         check_frame(frame)
-        if self.max_side is not None and max(frame.shape[:2]) > self.max_side:
-            small = resize_long_side(frame, self.max_side)
-            return guided_upsample(self.engine(small), frame)
-        return self.engine(frame)
+        return guided_upsample(self.engine(self.working_frame(frame)), frame)
 
     def __call__(self, frame: np.ndarray, motion: np.ndarray | None = None,
                  depth: np.ndarray | None = None) -> np.ndarray:
@@ -81,29 +103,33 @@ class Stylizer:
         ``depth`` (optional, with ``motion``; (H, W) float32, linear, +inf for no geometry): the engine's depth, for
         a depth test against disocclusions.
         """
+        check_frame(frame)
+        small = self.working_frame(frame)
         if self.temporal.weight == 0.0:
-            stylized = self.stylize_only(frame)
+            smoothed = self.engine(small)
         else:
+            if small is not frame:
+                motion, depth = _working_motion(motion, depth, frame.shape[:2], small.shape[:2])
             # The smoothing's motion estimation and history warp run on a second thread while the network runs.
-            prepared = self._worker.submit(self.temporal.prepare, frame, motion, depth)
+            prepared = self._worker.submit(self.temporal.prepare, small, motion, depth)
             try:
-                stylized = self.stylize_only(frame)
+                stylized = self.engine(small)
             finally:
                 wait([prepared])  # the filter's state is settled whatever happened to the network
-            stylized = self.temporal.finish(prepared.result(), stylized)
-        return self._apply_options(frame, stylized)
+            smoothed = self.temporal.finish(prepared.result(), stylized)
+        return self._apply_options(frame, self._upsample(smoothed, frame))
 
     def stream(self, frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
         """Stylize a sequence of frames, yielding them in order: the same frames as calling the stylizer on each,
         but with ``in_flight`` frames in the network at once while the smoothing of the oldest runs (for throughput:
         each frame comes out ``in_flight`` frames later). Stopping the iteration early leaves no thread behind."""
         network = ThreadPoolExecutor(max_workers=self.in_flight, thread_name_prefix="framestyle-network")
-        pending: deque[tuple[np.ndarray, Future[np.ndarray]]] = deque()
+        pending: deque[tuple[np.ndarray, Future[tuple[np.ndarray, np.ndarray]]]] = deque()
         try:
             for frame in frames:
                 check_frame(frame)
                 # One frame more than there are workers waits in the pool's queue, so a worker never idles.
-                pending.append((frame, network.submit(self.stylize_only, frame)))
+                pending.append((frame, network.submit(self._network, frame)))
                 if len(pending) > self.in_flight:
                     yield self._finish_oldest(pending)
             while pending:
@@ -111,9 +137,15 @@ class Stylizer:
         finally:
             network.shutdown(wait=True, cancel_futures=True)
 
-    def _finish_oldest(self, pending: deque[tuple[np.ndarray, Future[np.ndarray]]]) -> np.ndarray:
-        frame, stylized = pending.popleft()
-        return self._apply_options(frame, self.temporal(frame, stylized.result()))
+    def _network(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The frame at the working resolution, and the network's output for it."""
+        small = self.working_frame(frame)
+        return small, self.engine(small)
+
+    def _finish_oldest(self, pending: deque[tuple[np.ndarray, Future[tuple[np.ndarray, np.ndarray]]]]) -> np.ndarray:
+        frame, done = pending.popleft()
+        small, stylized = done.result()
+        return self._apply_options(frame, self._upsample(self.temporal(small, stylized), frame))
 
     def _apply_options(self, frame: np.ndarray, stylized: np.ndarray) -> np.ndarray:
         return apply_look(frame, stylized, self.strength, self.preserve_color)
@@ -160,3 +192,15 @@ def check_frame(frame: np.ndarray) -> None:
     problem = frame_size_problem(w, h)
     if problem:
         raise InputError(f"a frame of {problem}")
+
+
+def _working_motion(motion: np.ndarray | None, depth: np.ndarray | None, full: tuple[int, ...],
+                    working: tuple[int, ...]) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """An engine's motion vectors and depth of the frame's size ``full`` brought to the ``working`` (h, w) size
+    (others are passed on as they are, for the smoothing to refuse)."""
+    size = (working[1], working[0])
+    if motion is not None and motion.shape[:2] == full:
+        motion = resize_flow(motion, size)
+    if depth is not None and depth.shape[:2] == full:
+        depth = cv2.resize(depth, size, interpolation=cv2.INTER_NEAREST)
+    return motion, depth
