@@ -10,7 +10,7 @@ import pytest
 
 from framestyle.errors import InputError
 from framestyle.kernels.upsample import GuidedUpsampler, guided_upsample
-from framestyle.stylizer import AUTO_SIDE, Stylizer, working_side
+from framestyle.stylizer import AUTO_ABOVE, AUTO_SIDE, Stylizer, working_side
 from tests.tiny_models import write_invert_model
 
 
@@ -39,14 +39,14 @@ def scene(width: int, height: int, shift: int = 0) -> np.ndarray:
 
 
 @pytest.mark.parametrize(("long_side", "max_side", "expected"), [
-    (640, None, 640), (AUTO_SIDE, None, AUTO_SIDE), (1280, None, AUTO_SIDE), (1920, None, AUTO_SIDE),
-    (3840, None, 1920), (3841, None, 1921), (1920, 0, 1920), (1920, 640, 640), (300, 640, 300)])
+    (640, None, 640), (AUTO_ABOVE, None, AUTO_ABOVE), (AUTO_ABOVE + 1, None, AUTO_SIDE), (1920, None, AUTO_SIDE),
+    (3840, None, 1920), (3841, None, 1921), (1920, 0, 1920), (1920, 640, 640), (1280, 960, 960), (300, 640, 300)])
 def test_working_side(long_side: int, max_side: int | None, expected: int) -> None:
     assert working_side(long_side, max_side) == expected
 
 
 @pytest.mark.parametrize(("width", "height", "working"), [
-    (1920, 1080, (540, 960, 3)), (1281, 721, (540, 960, 3)), (721, 1281, (960, 540, 3)), (1280, 720, (540, 960, 3)),
+    (1920, 1080, (540, 960, 3)), (1281, 721, (540, 960, 3)), (721, 1281, (960, 540, 3)), (1280, 720, (720, 1280, 3)),
     (640, 360, (360, 640, 3)), (20, 12, (12, 20, 3))])
 def test_default_runs_network_and_smoothing_at_the_working_size(width: int, height: int,
                                                                 working: tuple[int, int, int]) -> None:
@@ -59,7 +59,7 @@ def test_default_runs_network_and_smoothing_at_the_working_size(width: int, heig
 
 
 def test_stream_gives_the_frames_of_calls_one_by_one() -> None:
-    frames = [scene(1280, 720, shift) for shift in (0, 2, 4, 6)]
+    frames = [scene(1920, 1080, shift) for shift in (0, 2, 4, 6)]
     one_by_one = Stylizer(engine=RecordingEngine(None))  # type: ignore[arg-type]
     streamed = Stylizer(engine=RecordingEngine(None), in_flight=2)  # type: ignore[arg-type]
     expected = [one_by_one(frame) for frame in frames]
@@ -69,8 +69,8 @@ def test_stream_gives_the_frames_of_calls_one_by_one() -> None:
 
 def test_max_side_zero_runs_at_full_resolution_and_negative_sizes_are_refused() -> None:
     engine = RecordingEngine(None)
-    Stylizer(engine=engine, max_side=0)(scene(1280, 720))  # type: ignore[arg-type]
-    assert engine.shapes == [(720, 1280, 3)]
+    Stylizer(engine=engine, max_side=0)(scene(1920, 1080))  # type: ignore[arg-type]
+    assert engine.shapes == [(1080, 1920, 3)]
     with pytest.raises(InputError, match="at least 16"):
         Stylizer(engine=engine, max_side=8)  # type: ignore[arg-type]
 
@@ -78,14 +78,14 @@ def test_max_side_zero_runs_at_full_resolution_and_negative_sizes_are_refused() 
 def test_engine_motion_vectors_of_the_full_frame_are_brought_to_the_working_size() -> None:
     engine = RecordingEngine(None)
     stylizer = Stylizer(engine=engine)  # type: ignore[arg-type]
-    motion = np.zeros((720, 1280, 2), np.float32)
+    motion = np.zeros((1080, 1920, 2), np.float32)
     motion[..., 0] = -2.0
-    depth = np.ones((720, 1280), np.float32)
-    first = stylizer(scene(1280, 720), motion, depth)
-    second = stylizer(scene(1280, 720, 2), motion, depth)
-    assert first.shape == second.shape == (720, 1280, 3)
+    depth = np.ones((1080, 1920), np.float32)
+    first = stylizer(scene(1920, 1080), motion, depth)
+    second = stylizer(scene(1920, 1080, 2), motion, depth)
+    assert first.shape == second.shape == (1080, 1920, 3)
     with pytest.raises(InputError, match="motion vectors"):
-        stylizer(scene(1280, 720), np.zeros((720, 1280, 3), np.float32))
+        stylizer(scene(1920, 1080), np.zeros((1080, 1920, 3), np.float32))
 
 
 def test_an_onnx_style_gives_full_size_frames_on_odd_and_portrait_sizes(tmp_path: Path) -> None:
