@@ -21,22 +21,12 @@ from .kernels.upsample import GuidedUpsampler, guided_upsample
 from .limits import frame_size_problem
 from .temporal import DEFAULT_TEMPORAL, TemporalFilter
 
-#: Without ``max_side``, frames whose longer side is above ``AUTO_ABOVE`` pixels run the network and the smoothing
-#: with the longer side at ``AUTO_SIDE``, or at half the frame's for frames over twice as large. Smaller frames run at
-#: their own resolution: at 1280x720 the working resolution gained nothing end to end and changed the look
-#: (docs/performance.md).
-AUTO_ABOVE, AUTO_SIDE = 1280, 960
-
 
 def working_side(long_side: int, max_side: int | None) -> int:
-    """The longer side the network and the smoothing run at for a frame whose longer side is ``long_side``:
-    ``max_side`` (0: the frame's own); by default the frame's own up to :data:`AUTO_ABOVE`, above it
-    :data:`AUTO_SIDE` or half the frame's, whichever is larger."""
-    if max_side == 0 or (max_side is None and long_side <= AUTO_ABOVE):
-        return long_side
-    if max_side is None:
-        max_side = max(AUTO_SIDE, (long_side + 1) // 2)
-    return min(long_side, max_side)
+    """The longer side the network and the smoothing run at for a frame whose longer side is ``long_side``: at most
+    ``max_side``; the frame's own when ``max_side`` is None or 0 (the default: a working resolution changes the look,
+    as the strokes are painted at its scale; docs/performance.md)."""
+    return min(long_side, max_side) if max_side else long_side
 
 
 class Stylizer:
@@ -47,9 +37,8 @@ class Stylizer:
         strength: 0..1, how much of the stylized frame is blended over the original.
         preserve_color: keep the original's colours and take only the luminance from the style.
         max_side: run the network and the smoothing with the frame's longer side at most this many pixels, and
-            bring the result back to full resolution with an upsampling guided by the full-resolution frame; 0 for
-            the frame's own resolution; None (default) for :func:`working_side`'s choice (frames up to
-            :data:`AUTO_ABOVE` pixels a side run at their own resolution).
+            bring the result back to full resolution with an upsampling guided by the full-resolution frame (faster
+            on large frames; the strokes are painted at the working scale); None or 0 (default): the frame's own.
         temporal: 0..1, flow-guided smoothing against flicker between consecutive frames (0: frame by frame), or
             a :class:`TemporalFilter` with settings of its own. Call :meth:`reset` between unrelated frames; scene
             cuts are detected and reset it by themselves.

@@ -10,7 +10,7 @@ import pytest
 
 from framestyle.errors import InputError
 from framestyle.kernels.upsample import GuidedUpsampler, guided_upsample
-from framestyle.stylizer import AUTO_ABOVE, AUTO_SIDE, Stylizer, working_side
+from framestyle.stylizer import Stylizer, working_side
 from tests.tiny_models import write_invert_model
 
 
@@ -39,19 +39,19 @@ def scene(width: int, height: int, shift: int = 0) -> np.ndarray:
 
 
 @pytest.mark.parametrize(("long_side", "max_side", "expected"), [
-    (640, None, 640), (AUTO_ABOVE, None, AUTO_ABOVE), (AUTO_ABOVE + 1, None, AUTO_SIDE), (1920, None, AUTO_SIDE),
-    (3840, None, 1920), (3841, None, 1921), (1920, 0, 1920), (1920, 640, 640), (1280, 960, 960), (300, 640, 300)])
+    (640, None, 640), (1920, None, 1920), (3840, None, 3840), (1920, 0, 1920), (1920, 640, 640), (1280, 960, 960),
+    (300, 640, 300)])
 def test_working_side(long_side: int, max_side: int | None, expected: int) -> None:
     assert working_side(long_side, max_side) == expected
 
 
 @pytest.mark.parametrize(("width", "height", "working"), [
-    (1920, 1080, (540, 960, 3)), (1281, 721, (540, 960, 3)), (721, 1281, (960, 540, 3)), (1280, 720, (720, 1280, 3)),
+    (1920, 1080, (540, 960, 3)), (1281, 721, (540, 960, 3)), (721, 1281, (960, 540, 3)), (1280, 720, (540, 960, 3)),
     (640, 360, (360, 640, 3)), (20, 12, (12, 20, 3))])
-def test_default_runs_network_and_smoothing_at_the_working_size(width: int, height: int,
-                                                                working: tuple[int, int, int]) -> None:
+def test_max_side_runs_network_and_smoothing_at_the_working_size(width: int, height: int,
+                                                                 working: tuple[int, int, int]) -> None:
     engine = RecordingEngine(None)
-    stylizer = Stylizer(engine=engine)  # type: ignore[arg-type]
+    stylizer = Stylizer(engine=engine, max_side=960)  # type: ignore[arg-type]
     outputs = [stylizer(scene(width, height, shift)) for shift in (0, 2, 4)]
     assert all(out.shape == (height, width, 3) and out.dtype == np.uint8 for out in outputs)
     assert engine.shapes == [working] * 3
@@ -60,24 +60,25 @@ def test_default_runs_network_and_smoothing_at_the_working_size(width: int, heig
 
 def test_stream_gives_the_frames_of_calls_one_by_one() -> None:
     frames = [scene(1920, 1080, shift) for shift in (0, 2, 4, 6)]
-    one_by_one = Stylizer(engine=RecordingEngine(None))  # type: ignore[arg-type]
-    streamed = Stylizer(engine=RecordingEngine(None), in_flight=2)  # type: ignore[arg-type]
+    one_by_one = Stylizer(engine=RecordingEngine(None), max_side=960)  # type: ignore[arg-type]
+    streamed = Stylizer(engine=RecordingEngine(None), max_side=960, in_flight=2)  # type: ignore[arg-type]
     expected = [one_by_one(frame) for frame in frames]
     for got, want in zip(streamed.stream(frames), expected, strict=True):
         assert np.array_equal(got, want)
 
 
-def test_max_side_zero_runs_at_full_resolution_and_negative_sizes_are_refused() -> None:
+def test_the_default_and_max_side_zero_run_at_full_resolution_and_tiny_sizes_are_refused() -> None:
     engine = RecordingEngine(None)
+    Stylizer(engine=engine)(scene(1920, 1080))  # type: ignore[arg-type]
     Stylizer(engine=engine, max_side=0)(scene(1920, 1080))  # type: ignore[arg-type]
-    assert engine.shapes == [(1080, 1920, 3)]
+    assert engine.shapes == [(1080, 1920, 3)] * 2
     with pytest.raises(InputError, match="at least 16"):
         Stylizer(engine=engine, max_side=8)  # type: ignore[arg-type]
 
 
 def test_engine_motion_vectors_of_the_full_frame_are_brought_to_the_working_size() -> None:
     engine = RecordingEngine(None)
-    stylizer = Stylizer(engine=engine)  # type: ignore[arg-type]
+    stylizer = Stylizer(engine=engine, max_side=960)  # type: ignore[arg-type]
     motion = np.zeros((1080, 1920, 2), np.float32)
     motion[..., 0] = -2.0
     depth = np.ones((1080, 1920), np.float32)
@@ -89,7 +90,7 @@ def test_engine_motion_vectors_of_the_full_frame_are_brought_to_the_working_size
 
 
 def test_an_onnx_style_gives_full_size_frames_on_odd_and_portrait_sizes(tmp_path: Path) -> None:
-    stylizer = Stylizer(str(write_invert_model(tmp_path / "invert.onnx")))
+    stylizer = Stylizer(str(write_invert_model(tmp_path / "invert.onnx")), max_side=960)
     for width, height in [(1283, 723), (723, 1283), (1921, 17)]:
         frame = cv2.cvtColor(cv2.cvtColor(scene(width, height), cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
         out = stylizer(frame)
