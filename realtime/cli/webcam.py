@@ -155,7 +155,7 @@ def _open_window() -> None:
     if re.search(r"^\s*GUI:\s*NONE\s*$", cv2.getBuildInformation(), re.MULTILINE):
         raise OutputError(no_gui_message())
     if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        raise OutputError("--show needs a desktop, and this session has none (no DISPLAY); without --show the "
+        raise OutputError("--show needs a desktop, and none is running here (no DISPLAY); without --show the "
                           "readout is printed")
     try:
         cv2.namedWindow(_WINDOW)
