@@ -36,9 +36,9 @@ test: $(VENV)/.dev
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 
-## Network and pipeline speed at the sizes of the README's speed table.
+## Network, pipeline and end-to-end speed (against decoding + encoding alone) at the sizes of the README's speed table.
 bench: $(VENV)/.runtime
-	$(BIN)/stylize bench --size 640x360 1280x720 1920x1080
+	$(BIN)/stylize bench --size 640x360 1280x720 1920x1080 --video
 
 clean:
 	rm -rf $(VENV) out build dist *.egg-info
