@@ -45,16 +45,18 @@ class StyleBank:
         return next(iter(self.models))
 
     def engine(self, name: str) -> StyleEngine:
-        """The shared network of a style, loaded on first use (an unknown name is a :class:`StyleError`)."""
+        """The loaded network of a style, loaded on first use (an unknown name is a :class:`StyleError`); the styles
+        of one shared network share one."""
         if name not in self.models:
             raise ModelError(f"unknown style {name!r}; offered: {', '.join(self.models)}")
+        model = self.models[name]
         with self._loading:
-            if name not in self._engines:
-                self._engines[name] = StyleEngine(self.models[name], self.engine_options, slots=self._slots)
-            return self._engines[name]
+            if model.network not in self._engines:
+                self._engines[model.network] = StyleEngine(model, self.engine_options, slots=self._slots)
+            return self._engines[model.network]
 
     def stylizer(self, name: str, *, strength: float = 1.0, temporal: float | TemporalFilter = DEFAULT_TEMPORAL,
                  preserve_color: bool = False) -> Stylizer:
         """A stylizer of its own (options and temporal history) over the style's shared network."""
-        return Stylizer(strength=strength, temporal=temporal, preserve_color=preserve_color, max_side=self.max_side,
-                        engine=self.engine(name))
+        return Stylizer(self.models.get(name), strength=strength, temporal=temporal, preserve_color=preserve_color,
+                        max_side=self.max_side, engine=self.engine(name))

@@ -1,4 +1,5 @@
-"""The bundled styles and their model cards, and resolution of a ``--style NAME|FILE.onnx`` argument."""
+"""The bundled styles and their model cards, and resolution of a ``--style`` argument: a name, an ``.onnx`` file,
+or a mix of styles of one shared network (``starry_night=0.7,the_scream=0.3``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .errors import ModelError
+import numpy as np
+
+from .errors import InputError, ModelError
 
 try:
     from importlib.resources.abc import Traversable
@@ -17,6 +20,8 @@ except ImportError:  # Python 3.10
     from importlib.abc import Traversable
 
 CARD_SCHEMA = 1
+#: The ``kind`` of a shared network's own card (its styles have cards of their own).
+SHARED_NETWORK_KIND = "shared-network"
 #: Fields every bundled card must have (the test over the bundled models checks them).
 REQUIRED_CARD_FIELDS = ("schema", "name", "title", "artist", "year", "painting", "default", "architecture", "io",
                         "files", "training", "validation")
@@ -43,6 +48,18 @@ class StyleModel:
     def is_default(self) -> bool:
         return bool(self.card.get("default", False))
 
+    @property
+    def vector(self) -> np.ndarray | None:
+        """The style vector of a style of a shared network (float32), None for a single-style network."""
+        shared = self.card.get("shared")
+        return None if shared is None else np.asarray(shared["vector"], dtype=np.float32)
+
+    @property
+    def network(self) -> str:
+        """What identifies the network file: styles of one shared network share it (and one loaded session)."""
+        shared = self.card.get("shared")
+        return f"shared:{shared['sha256']}" if shared else f"file:{self.fp32}"
+
     def model_bytes(self, half: bool = False) -> bytes:
         """The ONNX file's bytes: the fp16 one when ``half`` and there is one, else the fp32 one."""
         source = self.fp16 if half and self.fp16 is not None else self.fp32
@@ -53,8 +70,11 @@ def _models_folder() -> Traversable:
     return resources.files("framestyle.models")
 
 
-def _from_card(folder: Traversable, card_file: Traversable) -> StyleModel:
+def _from_card(folder: Traversable, card_file: Traversable) -> StyleModel | None:
+    """The style a card describes (None for the card of a shared network itself, which is no style)."""
     card = json.loads(card_file.read_text(encoding="utf-8"))
+    if card.get("kind") == SHARED_NETWORK_KIND:
+        return None
     files = card.get("files", {})
     fp16_name = files.get("fp16", {}).get("file")
     return StyleModel(
@@ -68,8 +88,8 @@ def _from_card(folder: Traversable, card_file: Traversable) -> StyleModel:
 def bundled_styles() -> list[StyleModel]:
     """Every bundled style, sorted by name."""
     folder = _models_folder()
-    cards = [entry for entry in folder.iterdir() if entry.name.endswith(".json")]
-    return sorted((_from_card(folder, card) for card in cards), key=lambda style: style.name)
+    cards = [_from_card(folder, entry) for entry in folder.iterdir() if entry.name.endswith(".json")]
+    return sorted((card for card in cards if card is not None), key=lambda style: style.name)
 
 
 def default_style() -> StyleModel:
@@ -97,6 +117,10 @@ def resolve_style(spec: str | None) -> StyleModel:
     default style when ``spec`` is None."""
     if spec is None:
         return default_style()
+    if "=" in spec or "," in spec:
+        return mix_styles(parse_mix(spec))
+    if spec.endswith(".json"):
+        return _card_file(Path(spec))
     if spec.endswith(".onnx") or "/" in spec or "\\" in spec:
         return _loose_model(Path(spec))
     styles = bundled_styles()
@@ -106,7 +130,21 @@ def resolve_style(spec: str | None) -> StyleModel:
     close = difflib.get_close_matches(spec.lower(), list(by_name), n=3, cutoff=0.6)
     guess = f"did you mean {' or '.join(close)}? " if close else ""
     names = ", ".join(style.name for style in styles)
-    raise ModelError(f"unknown style {spec!r}; {guess}bundled styles: {names} (or give a path to an .onnx file)")
+    raise ModelError(f"unknown style {spec!r}; {guess}bundled styles: {names} (or give a path to an .onnx file or a "
+                     "style card)")
+
+
+def _card_file(path: Path) -> StyleModel:
+    """The style a card file describes (e.g. a style of a shared network: its files are beside the card)."""
+    if not path.is_file():
+        raise ModelError(f"{path}: no such style card")
+    try:
+        model = _from_card(path.parent, path)  # type: ignore[arg-type]
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as error:
+        raise ModelError(f"{path}: not a valid style card ({error})") from error
+    if model is None:
+        raise ModelError(f"{path}: the card of a shared network, not of a style (give one of its styles' cards)")
+    return model
 
 
 def _loose_model(path: Path) -> StyleModel:
@@ -123,3 +161,53 @@ def _loose_model(path: Path) -> StyleModel:
     fp16 = path.with_name(f"{path.stem}.fp16.onnx")
     return StyleModel(name=str(card.get("name", path.stem)), card=card, fp32=path,
                       fp16=fp16 if fp16.is_file() else None)
+
+
+def parse_mix(spec: str) -> list[tuple[str, float]]:
+    """``"a=0.7,b=0.3"`` as [("a", 0.7), ("b", 0.3)]; a part without ``=weight`` weighs 1 (``"a,b"`` is half and
+    half). Weights are normalised to sum to 1 (an :class:`InputError` for a bad weight or a zero sum)."""
+    parts: list[tuple[str, float]] = []
+    for part in spec.split(","):
+        name, _, weight_text = part.partition("=")
+        name = name.strip()
+        if not name:
+            raise InputError(f"style mix {spec!r}: an empty style name (write NAME=WEIGHT,NAME=WEIGHT)")
+        try:
+            weight = float(weight_text) if weight_text.strip() else 1.0
+        except ValueError:
+            raise InputError(f"style mix {spec!r}: {weight_text.strip()!r} is not a number") from None
+        if not np.isfinite(weight) or weight < 0:
+            raise InputError(f"style mix {spec!r}: weights must be finite and not negative, got {weight_text.strip()}")
+        parts.append((name, weight))
+    total = sum(weight for _, weight in parts)
+    if total <= 0:
+        raise InputError(f"style mix {spec!r}: the weights sum to zero")
+    return [(name, weight / total) for name, weight in parts]
+
+
+def mix_styles(parts: list[tuple[str, float]]) -> StyleModel:
+    """One style whose vector is the weighted sum of the parts' (styles of one shared network, by name or path).
+    Its name is the canonical spec (``a=0.7,b=0.3``), its card the first part's with the mix recorded."""
+    models = [(resolve_style(name), weight) for name, weight in parts]
+    for model, _ in models:
+        if model.vector is None:
+            raise ModelError(f"style {model.name!r} cannot be mixed: it is a single-style network (mixes take "
+                             "styles of a shared network)")
+    first = models[0][0]
+    for model, _ in models[1:]:
+        if model.network != first.network:
+            raise ModelError(f"styles {first.name!r} and {model.name!r} cannot be mixed: they belong to different "
+                             "shared networks")
+    combined: dict[str, tuple[StyleModel, float]] = {}
+    for model, weight in models:  # the same style named twice adds up
+        combined[model.name] = (model, combined.get(model.name, (model, 0.0))[1] + weight)
+    if len(combined) == 1:
+        return first
+    vector = sum(weight * model.vector for model, weight in combined.values())  # type: ignore[operator]
+    name = ",".join(f"{style}={weight:.3g}" for style, (_, weight) in combined.items())
+    title = " + ".join(f"{weight:.0%} {model.title}" for model, weight in combined.values())
+    card = {**first.card, "name": name, "title": title, "artist": ", ".join(
+        dict.fromkeys(model.artist for model, _ in combined.values())), "default": False,
+        "shared": {**first.card["shared"], "vector": vector.tolist()},
+        "mix": [{"name": style, "weight": weight} for style, (_, weight) in combined.items()]}
+    return StyleModel(name=name, card=card, fp32=first.fp32, fp16=first.fp16)

@@ -25,6 +25,8 @@ PROVIDERS = {
 }
 DEVICES = ("auto", *PROVIDERS)
 _PROBE_SIZE = (1, 64, 96, 3)
+#: The name of a shared network's style-vector input (see the card's ``io.style``).
+STYLE_INPUT = "style"
 #: Smallest side the graphs take when a card does not say (see ``io.min_side`` in the cards).
 DEFAULT_MIN_SIDE = 16
 
@@ -56,7 +58,10 @@ class EngineOptions:
 
 
 class StyleEngine:
-    """Runs one style model on frames: ``engine(frame)`` maps (H, W, 3) uint8 RGB to the same shape."""
+    """Runs one style model on frames: ``engine(frame)`` maps (H, W, 3) uint8 RGB to the same shape.
+
+    A shared network (a model with a style vector) takes the vector with each frame: ``engine(frame, vector)``, the
+    model's own vector when none is given; one engine serves every style and mix of its network."""
 
     def __init__(self, model: StyleModel, options: EngineOptions | None = None, *,
                  slots: threading.Semaphore | None = None) -> None:
@@ -70,6 +75,7 @@ class StyleEngine:
         self._session, self.device = self._open()
         self._input = self._session.get_inputs()[0].name
         self._output = self._session.get_outputs()[0].name
+        self.vector = model.vector
         self.min_side = int(model.card.get("io", {}).get("min_side", DEFAULT_MIN_SIDE))
         bind = options.io_binding if options.io_binding is not None else self.device != "cpu"
         self._bound = BoundRunner(self._session, _onnxruntime(), self.device) if bind else None
@@ -139,18 +145,29 @@ class StyleEngine:
         if session.get_providers()[0] != PROVIDERS[device]:
             raise ProviderError(f"{PROVIDERS[device]} did not start")
         inputs, outputs = session.get_inputs(), session.get_outputs()
-        if len(inputs) != 1 or len(outputs) != 1 or inputs[0].type != "tensor(uint8)":
-            raise ModelError(f"{self.model.name}: expected one uint8 (1, H, W, 3) input and one output, got "
+        vector = self.model.vector
+        expected = 1 if vector is None else 2
+        if len(inputs) != expected or len(outputs) != 1 or inputs[0].type != "tensor(uint8)":
+            wanted = "one uint8 (1, H, W, 3) input" if vector is None else \
+                "a uint8 (1, H, W, 3) input and a style vector"
+            raise ModelError(f"{self.model.name}: expected {wanted} and one output, got "
                              f"{[(i.name, i.type, i.shape) for i in inputs]}")
-        probe = np.zeros(_PROBE_SIZE, dtype=np.uint8)
-        (result,) = session.run(None, {inputs[0].name: probe})
+        feeds: dict[str, np.ndarray] = {inputs[0].name: np.zeros(_PROBE_SIZE, dtype=np.uint8)}
+        if vector is not None:
+            if inputs[1].shape != [len(vector)]:
+                raise ModelError(f"{self.model.name}: its style vector has {len(vector)} numbers, the network takes "
+                                 f"{inputs[1].shape}")
+            feeds[inputs[1].name] = vector
+        (result,) = session.run(None, feeds)
+        probe = feeds[inputs[0].name]
         if result.shape != probe.shape or result.dtype != np.uint8:
             raise ModelError(f"{self.model.name}: output {result.dtype} {result.shape} does not match input "
                              f"{probe.dtype} {probe.shape}")
 
-    def __call__(self, frame: np.ndarray) -> np.ndarray:
+    def __call__(self, frame: np.ndarray, vector: np.ndarray | None = None) -> np.ndarray:
         """Stylize one (H, W, 3) uint8 RGB frame of any size (frames under the model's minimum side are
-        edge-padded for the network and cropped back)."""
+        edge-padded for the network and cropped back); ``vector``: the style of a shared network (default: the
+        model's own)."""
         if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
             raise ValueError(f"expected an (H, W, 3) uint8 frame, got {frame.dtype} {frame.shape}")
         h, w = frame.shape[:2]
@@ -158,9 +175,22 @@ class StyleEngine:
         if short_h or short_w:
             frame = np.pad(frame, ((0, short_h), (0, short_w), (0, 0)), mode="edge")
         batch = np.ascontiguousarray(frame)[None]
+        style = self._style_feed(vector)
         with self._slots if self._slots is not None else nullcontext():
             if self._bound is not None:
-                result = self._bound(batch)
+                result = self._bound(batch, style)
             else:
-                (result,) = self._session.run([self._output], {self._input: batch})
+                (result,) = self._session.run([self._output], {self._input: batch, **style})
         return result[0, :h, :w]
+
+    def _style_feed(self, vector: np.ndarray | None) -> dict[str, np.ndarray]:
+        """The style input of a shared network ({} for a single-style one)."""
+        if self.vector is None:
+            if vector is not None:
+                raise ModelError(f"{self.model.name} is a single-style network: it takes no style vector")
+            return {}
+        vector = self.vector if vector is None else np.asarray(vector, dtype=np.float32)
+        if vector.shape != self.vector.shape:
+            raise ModelError(f"{self.model.name}: a style vector of {vector.shape} for a network of "
+                             f"{self.vector.shape}")
+        return {STYLE_INPUT: vector}

@@ -16,7 +16,8 @@ DEVICE_TYPES = {"tensorrt": "cuda", "cuda": "cuda", "cpu": "cpu"}
 
 
 class BoundRunner:
-    """Runs a one-input, one-output session on (1, H, W, 3) uint8 frames with IO binding on ``device``.
+    """Runs a session on (1, H, W, 3) uint8 frames (one output; small extra inputs allowed) with IO binding on
+    ``device``.
 
     Safe to call from several threads at once (``stylize serve`` shares one session between its workers): each
     thread has its own binding and input buffer.
@@ -29,8 +30,9 @@ class BoundRunner:
         self._output = session.get_outputs()[0].name
         self._local = threading.local()  # per thread: binding, input buffer on the device, its shape
 
-    def __call__(self, batch: np.ndarray) -> np.ndarray:
-        """The model's output for ``batch``, a C-contiguous (1, H, W, 3) uint8 array, as a new host array."""
+    def __call__(self, batch: np.ndarray, extra: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        """The model's output for ``batch``, a C-contiguous (1, H, W, 3) uint8 array, as a new host array;
+        ``extra``: further (small) inputs by name, e.g. a shared network's style vector, bound from the host."""
         local = self._local
         if getattr(local, "shape", None) != batch.shape:
             # An ORT-owned buffer: on the CPU, ortvalue_from_numpy would wrap (and later overwrite) the caller's array.
@@ -40,6 +42,8 @@ class BoundRunner:
             local.binding.bind_ortvalue_input(self._input, local.buffer)
             local.shape = batch.shape
         local.buffer.update_inplace(batch)
+        for name, value in (extra or {}).items():
+            local.binding.bind_cpu_input(name, value)
         local.binding.bind_output(self._output, self._device_type, self._device_id)
         self._session.run_with_iobinding(local.binding)
         (result,) = local.binding.copy_outputs_to_cpu()

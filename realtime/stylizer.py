@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import time
 import weakref
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
@@ -12,6 +13,7 @@ import cv2
 import numpy as np
 
 from .catalog import StyleModel, resolve_style
+from .crossfade import Crossfade
 from .engine import EngineOptions, StyleEngine
 from .errors import InputError
 from .imageio import resize_long_side
@@ -30,10 +32,11 @@ def working_side(long_side: int, max_side: int | None) -> int:
 
 
 class Stylizer:
-    """Stylize frames with one style model.
+    """Stylize frames with one style model, or a mix of styles of one shared network.
 
     Args:
-        style: a bundled style name, a path to an ``.onnx`` file, a :class:`StyleModel`, or None for the default.
+        style: a bundled style name, a mix (``"starry_night=0.7,the_scream=0.3"``), a path to an ``.onnx`` file, a
+            :class:`StyleModel`, or None for the default. :meth:`set_style` changes it between frames.
         strength: 0..1, how much of the stylized frame is blended over the original.
         preserve_color: keep the original's colours and take only the luminance from the style.
         max_side: run the network and the smoothing with the frame's longer side at most this many pixels, and
@@ -47,7 +50,7 @@ class Stylizer:
             ``EngineOptions(threads=1)``, gives more frames/s than one frame on all cores; calls one frame at a time
             are not affected).
         engine: an already loaded network to use (e.g. one shared by a :class:`~framestyle.bank.StyleBank`) instead
-            of loading ``style`` with ``engine_options``.
+            of loading ``style`` with ``engine_options``; ``style`` is then a style it runs (default: its own).
     """
 
     def __init__(self, style: str | StyleModel | None = None, *, strength: float = 1.0, preserve_color: bool = False,
@@ -61,7 +64,9 @@ class Stylizer:
         if max_side is not None and max_side != 0 and max_side < 16:
             raise InputError(f"max side must be 0 (full resolution) or at least 16 pixels, got {max_side}")
         if engine is not None:
-            self.model, self.engine = engine.model, engine
+            self.model = engine.model if style is None else style if isinstance(style, StyleModel) else \
+                resolve_style(style)
+            self.engine = engine
         else:
             self.model = style if isinstance(style, StyleModel) else resolve_style(style)
             self.engine = StyleEngine(self.model, engine_options or EngineOptions())
@@ -70,6 +75,7 @@ class Stylizer:
         self.max_side = max_side
         self.temporal = temporal if isinstance(temporal, TemporalFilter) else TemporalFilter(temporal)
         self.in_flight = in_flight
+        self._fade: Crossfade | None = None
         self._upsample = GuidedUpsampler()  # one stream at a time, as the smoothing's history is
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="framestyle-temporal")
         weakref.finalize(self, self._worker.shutdown, wait=False)  # a dropped stylizer takes its thread with it
@@ -84,7 +90,7 @@ class Stylizer:
         """The network's output at the frame's size (after ``max_side`` and guided upsampling), before smoothing,
         strength and colour options."""
         check_frame(frame)
-        return guided_upsample(self.engine(self.working_frame(frame)), frame)
+        return guided_upsample(self._infer(self.working_frame(frame)), frame)
 
     def __call__(self, frame: np.ndarray, motion: np.ndarray | None = None,
                  depth: np.ndarray | None = None) -> np.ndarray:
@@ -98,14 +104,14 @@ class Stylizer:
         check_frame(frame)
         small = self.working_frame(frame)
         if self.temporal.weight == 0.0:
-            smoothed = self.engine(small)
+            smoothed = self._infer(small)
         else:
             if small is not frame:
                 motion, depth = _working_motion(motion, depth, frame.shape[:2], small.shape[:2])
             # The smoothing's motion estimation and history warp run on a second thread while the network runs.
             prepared = self._worker.submit(self.temporal.prepare, small, motion, depth)
             try:
-                stylized = self.engine(small)
+                stylized = self._infer(small)
             finally:
                 wait([prepared])  # the filter's state is settled whatever happened to the network
             smoothed = self.temporal.finish(prepared.result(), stylized)
@@ -132,7 +138,35 @@ class Stylizer:
     def _network(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The frame at the working resolution, and the network's output for it."""
         small = self.working_frame(frame)
-        return small, self.engine(small)
+        return small, self._infer(small)
+
+    def _infer(self, small: np.ndarray) -> np.ndarray:
+        """The network's output for a working-size frame, in the current style or the fade to it."""
+        fade = self._fade
+        if fade is not None:
+            if fade.progress() < 1.0:
+                return fade.run(small)
+            self._fade = None
+        vector = self.model.vector
+        return self.engine(small) if vector is None else self.engine(small, vector)
+
+    def set_style(self, style: str | StyleModel, *, engine: StyleEngine | None = None, fade: float = 0.0,
+                  clock: Callable[[], float] = time.monotonic) -> None:
+        """Change the style (a name, a mix, a path or a :class:`StyleModel`) from the next frame on, fading over
+        ``fade`` seconds of ``clock`` (0: at once). Styles and mixes of the current shared network reuse its loaded
+        network (nothing is loaded); another network is loaded with this stylizer's options unless ``engine`` gives
+        it. The temporal history is kept, so even a cut settles over a few frames."""
+        if fade < 0:
+            raise InputError(f"a fade takes 0 seconds or more, got {fade}")
+        model = style if isinstance(style, StyleModel) else resolve_style(style)
+        if engine is None:
+            engine = self.engine if model.network == self.engine.model.network else \
+                StyleEngine(model, self.engine.options)
+        old_engine, old_vector = self.engine, self.model.vector
+        if self._fade is not None and self._fade.old_engine is self._fade.new_engine is engine:
+            old_vector = self._fade.vector_now()  # a switch during a fade starts from where the fade is
+        self._fade = Crossfade(old_engine, old_vector, engine, model.vector, fade, clock) if fade > 0 else None
+        self.model, self.engine = model, engine
 
     def _finish_oldest(self, pending: deque[tuple[np.ndarray, Future[tuple[np.ndarray, np.ndarray]]]]) -> np.ndarray:
         frame, done = pending.popleft()

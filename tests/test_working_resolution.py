@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
+from framestyle.catalog import default_style
 from framestyle.errors import InputError
 from framestyle.kernels.upsample import GuidedUpsampler, guided_upsample
 from framestyle.stylizer import Stylizer, working_side
@@ -17,8 +18,8 @@ from tests.tiny_models import write_invert_model
 class RecordingEngine:
     """Stands in for a :class:`StyleEngine`: inverts the frame and records the sizes it was given."""
 
-    def __init__(self, model: object) -> None:
-        self.model = model
+    def __init__(self) -> None:
+        self.model = default_style()
         self.shapes: list[tuple[int, ...]] = []
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
@@ -50,7 +51,7 @@ def test_working_side(long_side: int, max_side: int | None, expected: int) -> No
     (640, 360, (360, 640, 3)), (20, 12, (12, 20, 3))])
 def test_max_side_runs_network_and_smoothing_at_the_working_size(width: int, height: int,
                                                                  working: tuple[int, int, int]) -> None:
-    engine = RecordingEngine(None)
+    engine = RecordingEngine()
     stylizer = Stylizer(engine=engine, max_side=960)  # type: ignore[arg-type]
     outputs = [stylizer(scene(width, height, shift)) for shift in (0, 2, 4)]
     assert all(out.shape == (height, width, 3) and out.dtype == np.uint8 for out in outputs)
@@ -60,15 +61,15 @@ def test_max_side_runs_network_and_smoothing_at_the_working_size(width: int, hei
 
 def test_stream_gives_the_frames_of_calls_one_by_one() -> None:
     frames = [scene(1920, 1080, shift) for shift in (0, 2, 4, 6)]
-    one_by_one = Stylizer(engine=RecordingEngine(None), max_side=960)  # type: ignore[arg-type]
-    streamed = Stylizer(engine=RecordingEngine(None), max_side=960, in_flight=2)  # type: ignore[arg-type]
+    one_by_one = Stylizer(engine=RecordingEngine(), max_side=960)  # type: ignore[arg-type]
+    streamed = Stylizer(engine=RecordingEngine(), max_side=960, in_flight=2)  # type: ignore[arg-type]
     expected = [one_by_one(frame) for frame in frames]
     for got, want in zip(streamed.stream(frames), expected, strict=True):
         assert np.array_equal(got, want)
 
 
 def test_the_default_and_max_side_zero_run_at_full_resolution_and_tiny_sizes_are_refused() -> None:
-    engine = RecordingEngine(None)
+    engine = RecordingEngine()
     Stylizer(engine=engine)(scene(1920, 1080))  # type: ignore[arg-type]
     Stylizer(engine=engine, max_side=0)(scene(1920, 1080))  # type: ignore[arg-type]
     assert engine.shapes == [(1080, 1920, 3)] * 2
@@ -77,7 +78,7 @@ def test_the_default_and_max_side_zero_run_at_full_resolution_and_tiny_sizes_are
 
 
 def test_engine_motion_vectors_of_the_full_frame_are_brought_to_the_working_size() -> None:
-    engine = RecordingEngine(None)
+    engine = RecordingEngine()
     stylizer = Stylizer(engine=engine, max_side=960)  # type: ignore[arg-type]
     motion = np.zeros((1080, 1920, 2), np.float32)
     motion[..., 0] = -2.0

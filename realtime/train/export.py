@@ -19,6 +19,8 @@ from torch import nn
 OPSET = 17
 INPUT_NAME = "frame"
 OUTPUT_NAME = "stylized"
+#: The shared network's second input: float32 (P,), the style vector (a mix is a weighted sum of vectors).
+STYLE_INPUT_NAME = "style"
 
 
 class Uint8Frames(nn.Module):
@@ -28,22 +30,24 @@ class Uint8Frames(nn.Module):
         super().__init__()
         self.net = net
 
-    def forward(self, frame: torch.Tensor) -> torch.Tensor:
+    def forward(self, frame: torch.Tensor, *style: torch.Tensor) -> torch.Tensor:
         x = frame.permute(0, 3, 1, 2).float() * (1.0 / 255.0)
-        y = self.net(x) * 255.0
+        y = self.net(x, *style) * 255.0
         return torch.round(y).clamp(0.0, 255.0).to(torch.uint8).permute(0, 2, 3, 1)
 
 
-def to_onnx_bytes(net: nn.Module) -> bytes:
-    """Trace ``net`` (in eval mode, on the CPU) into a serialized fp32 ONNX model with dynamic H and W."""
+def to_onnx_bytes(net: nn.Module, style_size: int = 0) -> bytes:
+    """Trace ``net`` (in eval mode, on the CPU) into a serialized fp32 ONNX model with dynamic H and W; with a
+    ``style_size``, the network is the shared one and takes a style vector of that size as a second input."""
     wrapper = Uint8Frames(net.eval().cpu())
     example = torch.randint(0, 256, (1, 67, 93, 3), dtype=torch.uint8)
+    style = (torch.randn(style_size),) if style_size else ()
     buffer = io.BytesIO()
     torch.onnx.export(
         wrapper,
-        (example,),
+        (example, *style),
         buffer,
-        input_names=[INPUT_NAME],
+        input_names=[INPUT_NAME, *([STYLE_INPUT_NAME] if style_size else [])],
         output_names=[OUTPUT_NAME],
         dynamic_axes={INPUT_NAME: {1: "height", 2: "width"}, OUTPUT_NAME: {1: "height", 2: "width"}},
         opset_version=OPSET,
@@ -71,21 +75,25 @@ class ExportCheck:
     mean_abs_diff: float
 
 
-def check_export(net: nn.Module, model_bytes: bytes, seed: int = 0, trials: int = 3) -> ExportCheck:
-    """Run the exported model in ONNX Runtime and the torch network on random sizes (odd ones included)."""
+def check_export(net: nn.Module, model_bytes: bytes, seed: int = 0, trials: int = 3,
+                 style: np.ndarray | None = None) -> ExportCheck:
+    """Run the exported model in ONNX Runtime and the torch network on random sizes (odd ones included); a shared
+    network runs with the style vector ``style``."""
     import onnxruntime as ort
 
     session = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
     generator = np.random.default_rng(seed)
     wrapper = Uint8Frames(net.eval().cpu())
+    extra = {} if style is None else {STYLE_INPUT_NAME: style.astype(np.float32)}
+    style_args = () if style is None else (torch.from_numpy(style.astype(np.float32)),)
     sizes: list[tuple[int, int]] = []
     worst, mean_sum = 0, 0.0
     for _ in range(trials):
         h, w = (int(v) for v in generator.integers(17, 200, size=2))
         frame = generator.integers(0, 256, size=(1, h, w, 3), dtype=np.uint8)
-        (got,) = session.run(None, {INPUT_NAME: frame})
+        (got,) = session.run(None, {INPUT_NAME: frame, **extra})
         with torch.no_grad():
-            want = wrapper(torch.from_numpy(frame)).numpy()
+            want = wrapper(torch.from_numpy(frame), *style_args).numpy()
         if got.shape != want.shape:
             raise RuntimeError(f"ONNX output shape {got.shape} differs from torch's {want.shape}")
         diff = np.abs(got.astype(np.int16) - want.astype(np.int16))
