@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
-from .catalog import StyleModel
+from .catalog import StyleModel, combine_styles, parse_mix
 from .engine import EngineOptions, StyleEngine
 from .errors import ModelError
 from .stylizer import Stylizer
@@ -44,19 +44,39 @@ class StyleBank:
         """The name of the first style."""
         return next(iter(self.models))
 
-    def engine(self, name: str) -> StyleEngine:
-        """The loaded network of a style, loaded on first use (an unknown name is a :class:`StyleError`); the styles
-        of one shared network share one."""
-        if name not in self.models:
-            raise ModelError(f"unknown style {name!r}; offered: {', '.join(self.models)}")
-        model = self.models[name]
+    def style(self, spec: str) -> StyleModel:
+        """An offered style by name, or a mix of offered styles of one shared network (``"a=0.7,b=0.3"``); anything
+        else is a :class:`StyleError`."""
+        if spec in self.models:
+            return self.models[spec]
+        if "=" in spec or "," in spec:
+            parts = parse_mix(spec)
+            unknown = [name for name, _ in parts if name not in self.models]
+            if not unknown:
+                return combine_styles([(self.models[name], weight) for name, weight in parts])
+            spec = unknown[0]
+        raise ModelError(f"unknown style {spec!r}; offered: {', '.join(self.models)}")
+
+    def engine(self, spec: str) -> StyleEngine:
+        """The loaded network of a style or mix (see :meth:`style`), loaded on first use; the styles of one shared
+        network share one."""
+        return self.engine_for(self.style(spec))
+
+    def engine_for(self, model: StyleModel) -> StyleEngine:
+        """The loaded network ``model`` runs on (one of the offered styles' networks), loaded on first use."""
         with self._loading:
             if model.network not in self._engines:
                 self._engines[model.network] = StyleEngine(model, self.engine_options, slots=self._slots)
             return self._engines[model.network]
 
-    def stylizer(self, name: str, *, strength: float = 1.0, temporal: float | TemporalFilter = DEFAULT_TEMPORAL,
+    def adopt(self, engine: StyleEngine) -> None:
+        """Use an already loaded network for its styles (e.g. the one a stylizer had before the bank existed)."""
+        with self._loading:
+            self._engines.setdefault(engine.model.network, engine)
+
+    def stylizer(self, spec: str, *, strength: float = 1.0, temporal: float | TemporalFilter = DEFAULT_TEMPORAL,
                  preserve_color: bool = False) -> Stylizer:
-        """A stylizer of its own (options and temporal history) over the style's shared network."""
-        return Stylizer(self.models.get(name), strength=strength, temporal=temporal, preserve_color=preserve_color,
-                        max_side=self.max_side, engine=self.engine(name))
+        """A stylizer of its own (options and temporal history) over the style's (or mix's) loaded network."""
+        model = self.style(spec)
+        return Stylizer(model, strength=strength, temporal=temporal, preserve_color=preserve_color,
+                        max_side=self.max_side, engine=self.engine_for(model))

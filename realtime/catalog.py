@@ -3,9 +3,11 @@ or a mix of styles of one shared network (``starry_night=0.7,the_scream=0.3``)."
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
-from dataclasses import dataclass
+import logging
+import os
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,8 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError, ModelError
+
+log = logging.getLogger(__name__)
 
 try:
     from importlib.resources.abc import Traversable
@@ -22,12 +26,14 @@ except ImportError:  # Python 3.10
 CARD_SCHEMA = 1
 #: The ``kind`` of a shared network's own card (its styles have cards of their own).
 SHARED_NETWORK_KIND = "shared-network"
+#: Environment variable naming the folder of user styles (default: the platform's user-data folder).
+USER_STYLES_ENV = "FRAMESTYLE_STYLES_DIR"
 #: Fields every bundled card must have (the test over the bundled models checks them).
 REQUIRED_CARD_FIELDS = ("schema", "name", "title", "artist", "year", "painting", "default", "architecture", "io",
                         "files", "training", "validation")
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class StyleModel:
     """A style network: its card (possibly minimal, for a loose .onnx file) and its fp32 and fp16 files."""
 
@@ -35,6 +41,8 @@ class StyleModel:
     card: dict[str, Any]
     fp32: Traversable
     fp16: Traversable | None
+    #: Where the style comes from: "bundled", "user" (made with ``stylize add-style``) or "file" (a path given).
+    origin: str = "bundled"
 
     @property
     def title(self) -> str:
@@ -92,6 +100,52 @@ def bundled_styles() -> list[StyleModel]:
     return sorted((card for card in cards if card is not None), key=lambda style: style.name)
 
 
+def user_styles_dir() -> Path:
+    """The folder of user styles: ``$FRAMESTYLE_STYLES_DIR``, else ``styles`` in the platform's user-data folder."""
+    if os.environ.get(USER_STYLES_ENV):
+        return Path(os.environ[USER_STYLES_ENV])
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("framestyle")) / "styles"
+
+
+def user_styles() -> list[StyleModel]:
+    """The styles made with ``stylize add-style``, sorted by name: cards of style vectors for a bundled shared
+    network. A card whose network is not installed (made with another version) is skipped with a warning."""
+    folder = user_styles_dir()
+    if not folder.is_dir():
+        return []
+    styles = []
+    for path in sorted(folder.glob("*.json")):
+        try:
+            styles.append(user_style(path))
+        except ModelError as error:
+            log.warning("%s", error)
+    return styles
+
+
+def user_style(path: Path) -> StyleModel:
+    """A user style card as a style running on the bundled shared network its vector was trained for."""
+    try:
+        card = json.loads(path.read_text(encoding="utf-8"))
+        sha = card["shared"]["sha256"]
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as error:
+        raise ModelError(f"{path}: not a valid style card ({error})") from error
+    for model in bundled_styles():
+        if model.vector is not None and model.card["shared"]["sha256"] == sha:
+            return StyleModel(name=card["name"], card={**card, "files": model.card["files"]}, fp32=model.fp32,
+                              fp16=model.fp16, origin="user")
+    raise ModelError(f"{path}: trained for a shared network this installation does not have (train it again with "
+                     "stylize add-style)")
+
+
+def all_styles() -> list[StyleModel]:
+    """The bundled styles and the user's, by name; a user style replaces a bundled one of its name."""
+    by_name = {style.name: style for style in bundled_styles()}
+    by_name.update({style.name: style for style in user_styles()})
+    return sorted(by_name.values(), key=lambda style: style.name)
+
+
 def default_style() -> StyleModel:
     """The bundled style whose card says ``"default": true``."""
     styles = bundled_styles()
@@ -104,12 +158,12 @@ def default_style() -> StyleModel:
 
 
 def offered_styles(specs: list[str] | None) -> list[StyleModel]:
-    """The styles a server offers: those given (names or .onnx paths, in order), or every bundled style with the
-    default first. The first is the server's default."""
+    """The styles a server offers: those given (names or .onnx paths, in order), or every bundled and user style
+    with the default first. The first is the server's default."""
     if specs:
         return [resolve_style(spec) for spec in specs]
     first = default_style()
-    return [first, *(model for model in bundled_styles() if model.name != first.name)]
+    return [first, *(model for model in all_styles() if model.name != first.name)]
 
 
 def resolve_style(spec: str | None) -> StyleModel:
@@ -123,28 +177,30 @@ def resolve_style(spec: str | None) -> StyleModel:
         return _card_file(Path(spec))
     if spec.endswith(".onnx") or "/" in spec or "\\" in spec:
         return _loose_model(Path(spec))
-    styles = bundled_styles()
+    styles = all_styles()
     by_name = {style.name.lower(): style for style in styles}
     if spec.lower() in by_name:  # names are matched without regard to case
         return by_name[spec.lower()]
     close = difflib.get_close_matches(spec.lower(), list(by_name), n=3, cutoff=0.6)
     guess = f"did you mean {' or '.join(close)}? " if close else ""
     names = ", ".join(style.name for style in styles)
-    raise ModelError(f"unknown style {spec!r}; {guess}bundled styles: {names} (or give a path to an .onnx file or a "
-                     "style card)")
+    raise ModelError(f"unknown style {spec!r}; {guess}styles: {names} (or give a path to an .onnx file or a style "
+                     "card)")
 
 
 def _card_file(path: Path) -> StyleModel:
     """The style a card file describes (e.g. a style of a shared network: its files are beside the card)."""
     if not path.is_file():
         raise ModelError(f"{path}: no such style card")
+    if '"files"' not in path.read_text(encoding="utf-8", errors="replace"):  # a user style: the network is bundled
+        return dataclasses.replace(user_style(path), origin="file")
     try:
         model = _from_card(path.parent, path)  # type: ignore[arg-type]
     except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as error:
         raise ModelError(f"{path}: not a valid style card ({error})") from error
     if model is None:
         raise ModelError(f"{path}: the card of a shared network, not of a style (give one of its styles' cards)")
-    return model
+    return dataclasses.replace(model, origin="file")
 
 
 def _loose_model(path: Path) -> StyleModel:
@@ -160,7 +216,7 @@ def _loose_model(path: Path) -> StyleModel:
         card = {"name": path.stem}
     fp16 = path.with_name(f"{path.stem}.fp16.onnx")
     return StyleModel(name=str(card.get("name", path.stem)), card=card, fp32=path,
-                      fp16=fp16 if fp16.is_file() else None)
+                      fp16=fp16 if fp16.is_file() else None, origin="file")
 
 
 def parse_mix(spec: str) -> list[tuple[str, float]]:
@@ -186,9 +242,13 @@ def parse_mix(spec: str) -> list[tuple[str, float]]:
 
 
 def mix_styles(parts: list[tuple[str, float]]) -> StyleModel:
-    """One style whose vector is the weighted sum of the parts' (styles of one shared network, by name or path).
-    Its name is the canonical spec (``a=0.7,b=0.3``), its card the first part's with the mix recorded."""
-    models = [(resolve_style(name), weight) for name, weight in parts]
+    """One style whose vector is the weighted sum of the parts' (styles of one shared network, by name or path)."""
+    return combine_styles([(resolve_style(name), weight) for name, weight in parts])
+
+
+def combine_styles(models: list[tuple[StyleModel, float]]) -> StyleModel:
+    """One style whose vector is the weighted sum of the styles' (of one shared network; weights summing to 1). Its
+    name is the canonical spec (``a=0.7,b=0.3``), its card the first style's with the mix recorded."""
     for model, _ in models:
         if model.vector is None:
             raise ModelError(f"style {model.name!r} cannot be mixed: it is a single-style network (mixes take "

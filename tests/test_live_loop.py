@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from framestyle.catalog import bundled_styles, resolve_style
+from framestyle.catalog import all_styles, resolve_style
 from framestyle.cli.webcam import _Session
 from framestyle.errors import InputError
 from framestyle.media import camera as camera_module
@@ -102,14 +102,21 @@ def test_the_loop_stops_after_max_frames_and_a_silent_source_is_an_error() -> No
         list(stylize_live(Silent(fps=100), lambda image: image, stall_seconds=0.1))
 
 
-def test_the_webcam_style_switch_keeps_the_options_and_loads_each_style_once(tmp_path: Path) -> None:
+def test_the_webcam_style_switch_keeps_the_stylizer_and_loads_each_network_once(tmp_path: Path) -> None:
     model = resolve_style(str(write_invert_model(tmp_path / "invert.onnx")))
-    args = argparse.Namespace(output=None, virtual_camera=False, show=False)
-    session = _Session(args, Stylizer(model, strength=0.6, temporal=0.5))
+    args = argparse.Namespace(output=None, virtual_camera=False, show=False, fade=0.0)
+    stylizer = Stylizer(model, strength=0.6, temporal=0.5)
+    session = _Session(args, stylizer)
+    invert_engine = stylizer.engine
     session._switch_style(1)
-    first = session.stylizer
-    assert first.model.name == bundled_styles()[0].name
-    assert (first.strength, first.temporal.weight) == (0.6, 0.5)
-    for _ in range(len(bundled_styles()) + 1):  # the bank: the invert model, then every bundled style
+    assert session.stylizer is stylizer  # options and temporal history kept
+    first, first_engine = stylizer.model.name, stylizer.engine
+    assert first == all_styles()[0].name and (stylizer.strength, stylizer.temporal.weight) == (0.6, 0.5)
+    engines = {id(stylizer.engine)}
+    for _ in range(len(all_styles())):  # the bank: the invert model, then every bundled style
         session._switch_style(1)
-    assert session.stylizer.model.name == first.model.name and session.stylizer.engine is first.engine
+        engines.add(id(stylizer.engine))
+    assert stylizer.model.name == "invert" and stylizer.engine is invert_engine
+    session._switch_style(1)
+    assert stylizer.model.name == first and stylizer.engine is first_engine
+    assert len(engines) == len({style.network for style in all_styles()}) + 1

@@ -42,6 +42,7 @@ def _tiny_shared(folder: Path) -> dict[str, Path]:
     for index, name in enumerate(STYLES):
         vector = rng.normal(0.0, 1.0, net.style_size) + (index - 1) * 2.0
         card = {"schema": 1, "name": name, "title": name.title(), "artist": "Test", "year": "2026", "default": False,
+                "architecture": {"name": "shared", "options": {"width": [4, 8, 8], "blocks": 1}},
                 "io": shared_io(net.style_size), "files": files,
                 "shared": {"network": "net", "sha256": files["fp32"]["sha256"], "vector": vector.tolist()}}
         cards[name] = folder / f"{name}.json"
@@ -128,6 +129,10 @@ def test_styles_of_a_shared_network_share_one_engine_in_a_bank(cards: dict[str, 
     assert bank.engine("red") is bank.engine("blue")
     red, blue = bank.stylizer("red", temporal=0.0), bank.stylizer("blue", temporal=0.0)
     assert not np.array_equal(red(frame), blue(frame))
+    mix = bank.stylizer("red=0.5,blue=0.5", temporal=0.0)
+    assert mix.engine is red.engine and mix.model.name == "red=0.5,blue=0.5"
+    with pytest.raises(ModelError, match="offered"):
+        bank.style("red=0.5,purple=0.5")
 
 
 def test_the_command_line_takes_a_mix(cards: dict[str, Path], frame: np.ndarray, tmp_path: Path,
@@ -154,3 +159,92 @@ def test_the_shared_network_exports_with_its_style_input() -> None:
     x = torch.rand(2, 3, 21, 30)
     with torch.no_grad():  # one vector for the batch equals that vector given per item
         torch.testing.assert_close(net(x, torch.from_numpy(vector)), net(x, torch.from_numpy(vector).expand(2, -1)))
+
+
+@pytest.fixture()
+def installed(cards: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The tiny shared network's styles as the installation's bundled styles, and an empty user-style folder."""
+    import framestyle.catalog
+
+    monkeypatch.setattr(framestyle.catalog, "_models_folder", lambda: cards["red"].parent)
+    user = tmp_path / "user-styles"
+    monkeypatch.setenv("FRAMESTYLE_STYLES_DIR", str(user))
+    return user
+
+
+@pytest.fixture()
+def vgg_file(tmp_path: Path) -> Path:
+    from framestyle.train.vgg import Vgg16
+
+    torch.manual_seed(0)
+    path = tmp_path / "vgg.pth"
+    torch.save(Vgg16().features.state_dict(), path)
+    return path
+
+
+def _add_style(picture: Path, vgg: Path, *extra: str) -> int:
+    return main(["add-style", str(picture), "--name", "mine", "--vgg-weights", str(vgg), "--steps", "2", *extra])
+
+
+def test_add_style_refuses_bad_input_in_one_line(installed: Path, vgg_file: Path, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    tiny, text = tmp_path / "tiny.png", tmp_path / "notes.png"
+    write_image(tiny, np.zeros((40, 300, 3), np.uint8))
+    text.write_text("not a picture")
+    painting = tmp_path / "painting.png"
+    write_image(painting, np.random.default_rng(0).integers(0, 256, (80, 96, 3), dtype=np.uint8))
+    assert _add_style(tiny, vgg_file) == 2
+    assert _add_style(text, vgg_file) == 2
+    assert main(["add-style", str(painting), "--name", "Bad Name", "--vgg-weights", str(vgg_file)]) == 2
+    assert main(["add-style", str(painting), "--name", "red", "--vgg-weights", str(vgg_file)]) == 2
+    assert _add_style(painting, vgg_file, "--content", str(tmp_path / "nothing")) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 5 and all(line.startswith("stylize add-style: error: ") for line in errors)
+    assert "too small" in errors[0] and "bundled style" in errors[3]
+    assert not installed.exists() or not list(installed.iterdir())
+
+
+@pytest.mark.slow
+def test_a_new_style_is_usable_by_name_and_in_mixes_and_resumes_after_ctrl_c(
+        installed: Path, vgg_file: Path, tmp_path: Path, frame: np.ndarray, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import framestyle.train.newstyle as newstyle
+
+    painting = tmp_path / "painting.png"
+    write_image(painting, np.random.default_rng(0).integers(0, 256, (80, 96, 3), dtype=np.uint8))
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(2):
+        write_image(photos / f"p{i}.png", np.roll(frame, 7 * i, axis=1))
+    calls, real = [0], newstyle.content_distance
+
+    def interrupted(*args: object, **kwargs: object) -> torch.Tensor:
+        calls[0] += 1
+        if calls[0] == 2:  # during the second training step
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(newstyle, "content_distance", interrupted)
+    content = ("--content", str(photos), "--steps", "3")
+    assert _add_style(painting, vgg_file, *content) == 130
+    assert (installed / "mine.partial.pt").exists() and not (installed / "mine.json").exists()
+    monkeypatch.setattr(newstyle, "content_distance", real)
+    assert _add_style(painting, vgg_file, *content) == 0
+    assert "resuming mine" in capsys.readouterr().out
+    card = json.loads((installed / "mine.json").read_text())
+    assert card["training"]["steps_done"] == 3 and not (installed / "mine.partial.pt").exists()
+
+    listed = {row["name"]: row for row in json.loads(_run_styles_json(capsys))}
+    assert listed["mine"]["origin"] == "user" and listed["red"]["origin"] == "bundled"
+    mine = resolve_style("mine")
+    assert mine.origin == "user" and mine.network == resolve_style("red").network
+    mixed = Stylizer("mine=0.5,red=0.5", temporal=0.0)(frame)
+    assert mixed.shape == frame.shape
+    assert _add_style(painting, vgg_file, *content) == 2  # exists: needs --replace
+    assert "--replace" in capsys.readouterr().err
+
+
+def _run_styles_json(capsys: pytest.CaptureFixture[str]) -> str:
+    capsys.readouterr()
+    assert main(["styles", "--json"]) == 0
+    return capsys.readouterr().out

@@ -17,6 +17,7 @@ COMMANDS = {
     "styles": "styles",
     "bench": "bench",
     "train": "train",
+    "add-style": "add_style",
     "evaluate-style": "evaluate_style",
     "flicker": "flicker",
     "serve": "serve",

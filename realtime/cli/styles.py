@@ -1,11 +1,11 @@
-"""List the bundled styles (name, title, artist, default)."""
+"""List the styles: the bundled ones and the user's (made with stylize add-style)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 
-from ..catalog import bundled_styles
+from ..catalog import all_styles, user_styles_dir
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -13,14 +13,27 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    styles = bundled_styles()
+    styles = all_styles()
     rows = [{"name": s.name, "title": s.title, "artist": s.artist, "year": s.card.get("year", ""),
-             "default": s.is_default} for s in styles]
+             "default": s.is_default, "origin": s.origin, "network": _network(s.card)} for s in styles]
     if args.json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
         return 0
     width = max((len(r["name"]) for r in rows), default=4)
     for row in rows:
-        mark = "  (default)" if row["default"] else ""
-        print(f"{row['name']:<{width}}  {row['title']}, {row['artist']}, {row['year']}{mark}")
+        marks = [mark for mark, on in (("default", row["default"]), ("user", row["origin"] == "user")) if on]
+        details = ", ".join(str(part) for part in (row["title"], row["artist"], row["year"]) if part)
+        print(f"{row['name']:<{width}}  {details}{'  (' + ', '.join(marks) + ')' if marks else ''}")
+    if any(row["network"]["kind"] == "shared" for row in rows):
+        print("Styles of the shared network mix in one pass: --style NAME=0.7,OTHER=0.3")
+    print(f"User styles (stylize add-style) live in {user_styles_dir()}")
     return 0
+
+
+def _network(card: dict) -> dict:
+    """What the style runs on: its own network, or a style vector of a shared one."""
+    shared = card.get("shared")
+    if shared is None:
+        return {"kind": "single", "file": card.get("files", {}).get("fp32", {}).get("file")}
+    return {"kind": "shared", "name": shared.get("network"), "sha256": shared.get("sha256"),
+            "style_size": len(shared.get("vector", []))}

@@ -24,7 +24,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     config.check()
-    if config.vgg_weights is None and not _torchvision_works():
+    if config.vgg_weights is None and not torchvision_works():
         raise MissingExtraError("no --vgg-weights given, and torchvision, whose ImageNet VGG-16 is the default, is not "
                                 f"installed or does not work beside this torch; make the file once with {VGG_COMMAND} "
                                 "and add --vgg-weights vgg16.pth")
@@ -50,7 +50,7 @@ def train_style(config: TrainConfig, resume: bool) -> int:
     return 0
 
 
-def _torchvision_works() -> bool:
+def torchvision_works() -> bool:
     """True when torchvision imports beside the installed torch (a torchvision built for another torch fails)."""
     try:
         import torchvision.models  # noqa: F401

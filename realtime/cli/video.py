@@ -35,8 +35,9 @@ def add_style_options(parser: argparse.ArgumentParser, *, temporal: bool = True)
         parser.add_argument("--temporal", type=float, default=DEFAULT_TEMPORAL, metavar="0..1",
                             help=f"flow-guided smoothing against flicker (0: frame by frame; "
                             f"default {DEFAULT_TEMPORAL})")
-    parser.add_argument("--style", metavar="NAME|FILE.onnx", help="a bundled style or a model file (default: the "
-                        "default bundled style)")
+    parser.add_argument("--style", metavar="NAME|MIX|FILE", help="a style's name, a mix of styles of the shared "
+                        "network (starry_night=0.7,the_scream=0.3), or a model file or style card (default: the "
+                        "default style)")
     parser.add_argument("--strength", type=float, default=1.0, help="0..1, how much of the style to blend in "
                         "(default 1)")
     parser.add_argument("--preserve-color", action="store_true", help="keep the original colours, take only the "

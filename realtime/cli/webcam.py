@@ -21,9 +21,10 @@ import cv2
 import numpy as np
 
 from framestyle.bank import StyleBank
-from framestyle.catalog import bundled_styles
+from framestyle.catalog import all_styles
 from framestyle.cli.video import add_style_options, make_stylizer
-from framestyle.errors import OutputError
+from framestyle.crossfade import DEFAULT_FADE
+from framestyle.errors import InputError, OutputError
 from framestyle.media.live import LiveFrame, Readout, stylize_live
 from framestyle.media.reader import Frame
 from framestyle.media.virtualcam import VirtualCamera
@@ -50,12 +51,16 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--virtual-device", metavar="NAME", help="the virtual camera device to use (e.g. "
                         "/dev/video10; default: the first one found)")
     add_style_options(parser)
+    parser.add_argument("--fade", type=float, default=DEFAULT_FADE, metavar="S", help="seconds a style switch (keys n "
+                        f"and p) fades over (default {DEFAULT_FADE}; 0: a cut)")
     parser.add_argument("--max-frames", type=int, metavar="N", help="stop after N stylized frames")
     parser.add_argument("--seconds", type=float, metavar="S", help="stop after S seconds")
 
 
 def run(args: argparse.Namespace) -> int:
     """The live loop: capture (latest frame wins), stylize, show or print, record."""
+    if args.fade < 0:
+        raise InputError(f"--fade takes 0 seconds or more, got {args.fade}")
     session = _Session(args, make_stylizer(args))
     if args.show:
         _open_window()
@@ -138,16 +143,17 @@ class _Session:
         return key != "q"
 
     def _switch_style(self, step: int) -> None:
-        """The next or previous style, its network shared by a bank of the bundled styles (each loaded once)."""
+        """Fade to the next or previous style (``--fade`` seconds), its network shared by a bank of the bundled and
+        user styles (each network loaded once; the styles of a shared network need none)."""
         current = self.stylizer
         if self._bank is None:
-            others = [style for style in bundled_styles() if style.name != current.model.name]
+            others = [style for style in all_styles() if style.name != current.model.name]
             self._bank = StyleBank([current.model, *others], max_side=current.max_side,
                                    engine_options=current.engine.options)
+            self._bank.adopt(current.engine)
         names = list(self._bank.models)
-        name = names[(names.index(current.model.name) + step) % len(names)]
-        self.stylizer = self._bank.stylizer(name, strength=current.strength, temporal=current.temporal.weight,
-                                            preserve_color=current.preserve_color)
+        model = self._bank.style(names[(names.index(current.model.name) + step) % len(names)])
+        current.set_style(model, engine=self._bank.engine_for(model), fade=self.args.fade)
 
 
 def _open_window() -> None:

@@ -1,0 +1,167 @@
+"""A new style of the shared network from one picture: only its style vector is trained (the shared layers stay
+fixed), with the perceptual losses of the single-style networks, for a bounded time. Resumable: an interrupted run
+keeps a checkpoint beside the card it will write, and the same call continues from it."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..atomic import atomic_file, write_bytes_atomic
+from ..catalog import CARD_SCHEMA, StyleModel
+from ..imageio import read_rgb
+from .data import CropSampler
+from .evaluate import painting_grams, score_style, to_tensor
+from .export import weights_from_onnx
+from .losses import content_distance, style_distance, total_variation
+from .mixnet import MixStyleNet
+from .net import FastStyleConfig
+from .vgg import load_vgg
+
+
+@dataclass
+class NewStyleConfig:
+    """A new style: the painting, its name and credit, what it trains on, and for how long."""
+
+    painting: Path
+    name: str
+    card: Path
+    images: list[np.ndarray]
+    vgg_weights: Path | None
+    minutes: float = 15.0
+    max_steps: int = 1500
+    crop: int = 256
+    batch: int = 2
+    learning_rate: float = 0.02
+    style_weight: float = 4.0
+    content_weight: float = 1.0
+    tv_weight: float = 0.5
+    title: str = ""
+    artist: str = ""
+    seed: int = 0
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.card.with_suffix(".partial.pt")
+
+
+def load_shared(network: StyleModel) -> MixStyleNet:
+    """The shared network of a style (any style of it) as a frozen torch network."""
+    options = network.card["architecture"]["options"]
+    net = MixStyleNet(FastStyleConfig(width=tuple(options["width"]), blocks=options["blocks"]))
+    net.load_state_dict(weights_from_onnx(network.model_bytes()))
+    return net.eval().requires_grad_(False)
+
+
+@torch.no_grad()
+def closest_style(net: MixStyleNet, styles: list[StyleModel], grams: dict[str, torch.Tensor], vgg: torch.nn.Module,
+                  photos: torch.Tensor) -> StyleModel:
+    """The style whose outputs on ``photos`` are closest to the painting's Gram matrices: the starting point."""
+    def distance(style: StyleModel) -> float:
+        vector = torch.from_numpy(style.vector)  # type: ignore[arg-type]
+        return float(style_distance(vgg(net(photos, vector)), grams).mean())
+
+    return min(styles, key=distance)
+
+
+def train_new_style(config: NewStyleConfig, styles: list[StyleModel], progress: bool = True) -> dict:
+    """Train (or resume) the vector of a new style starting from the closest of ``styles`` (styles of one shared
+    network); writes its card and returns it. Ctrl-C leaves the checkpoint for the next call."""
+    from tqdm import tqdm
+
+    torch.manual_seed(config.seed)
+    net, vgg = load_shared(styles[0]), load_vgg(config.vgg_weights)
+    painting = read_rgb(config.painting)
+    grams = painting_grams(vgg, painting)
+    sampler = CropSampler(config.images, config.crop, config.seed)
+    if config.checkpoint.exists():
+        state = torch.load(config.checkpoint, map_location="cpu", weights_only=False)
+        vector = torch.nn.Parameter(state["vector"])
+        start_style, step, seconds_before = state["start_style"], int(state["step"]), float(state["seconds"])
+        sampler.generator.set_state(state["sampler_rng"])
+    else:
+        probe = sampler.sample(4)[:, :3]
+        start = closest_style(net, styles, grams, vgg, probe)
+        vector, start_style = torch.nn.Parameter(torch.from_numpy(start.vector.copy())), start.name  # type: ignore[union-attr]
+        step, seconds_before, state = 0, 0.0, None
+    optimizer = torch.optim.Adam([vector], lr=config.learning_rate)
+    if state is not None:
+        optimizer.load_state_dict(state["optimizer"])
+    began = time.monotonic()
+
+    def checkpoint() -> None:
+        with atomic_file(config.checkpoint) as tmp:
+            torch.save({"vector": vector.detach().clone(), "optimizer": optimizer.state_dict(), "step": step,
+                        "seconds": seconds_before + time.monotonic() - began, "start_style": start_style,
+                        "sampler_rng": sampler.generator.get_state()}, tmp)
+
+    budget = config.minutes * 60 - seconds_before
+    bar = tqdm(total=config.max_steps, initial=step, disable=not progress, unit="step", dynamic_ncols=True)
+    running: dict[str, float] = {}
+    try:
+        while step < config.max_steps and time.monotonic() - began < budget:
+            photos = sampler.sample(config.batch)[:, :3].contiguous()
+            stylized = net(photos, vector)
+            features = vgg(stylized)
+            with torch.no_grad():
+                photo_content = vgg.content(photos)
+            terms = {"content": content_distance(features, photo_content).mean() * config.content_weight,
+                     "style": style_distance(features, grams).mean() * config.style_weight,
+                     "tv": total_variation(stylized).mean() * config.tv_weight}
+            optimizer.zero_grad(set_to_none=True)
+            sum(terms.values()).backward()  # type: ignore[union-attr]
+            optimizer.step()
+            step += 1
+            for key, value in terms.items():
+                running[key] = 0.9 * running.get(key, value.item()) + 0.1 * value.item()
+            left = max(0.0, budget - (time.monotonic() - began))
+            bar.update(1)
+            bar.set_postfix({**{k: f"{v:.3g}" for k, v in running.items()}, "left": f"{left / 60:.1f} min"})
+            if step % 25 == 0:
+                checkpoint()
+    except KeyboardInterrupt:
+        checkpoint()
+        raise
+    bar.close()
+    seconds = seconds_before + time.monotonic() - began
+    final = vector.detach().numpy().astype(np.float32)
+    scores = score_style(vgg, painting, config.images[:4], _stylize_with(net, final))
+    card = new_style_card(config, styles[0], final, start_style, step, seconds, scores.__dict__)
+    write_bytes_atomic(config.card, (json.dumps(card, indent=2, ensure_ascii=False) + "\n").encode())
+    config.checkpoint.unlink(missing_ok=True)
+    return card
+
+
+def _stylize_with(net: MixStyleNet, vector: np.ndarray):  # type: ignore[no-untyped-def]
+    @torch.no_grad()
+    def stylize(image: np.ndarray) -> np.ndarray:
+        out = net(to_tensor(image), torch.from_numpy(vector))[0]
+        return (out.permute(1, 2, 0).numpy() * 255.0).round().clip(0, 255).astype(np.uint8)
+
+    return stylize
+
+
+def new_style_card(config: NewStyleConfig, network: StyleModel, vector: np.ndarray, start_style: str, steps: int,
+                   seconds: float, scores: dict) -> dict:
+    """The card of a user style: what it was trained from, and its vector for the shared network it runs on."""
+    return {
+        "schema": CARD_SCHEMA,
+        "name": config.name,
+        "title": config.title or config.name,
+        "artist": config.artist,
+        "year": "",
+        "painting": {"file": config.painting.name, "credit": "", "licence": ""},
+        "default": False,
+        "shared": {**network.card["shared"], "vector": [round(float(v), 6) for v in vector]},
+        "training": {"method": "style vector of the shared network (framestyle.train.newstyle)",
+                     "started_from": start_style, "steps_done": steps, "seconds": round(seconds, 1),
+                     "images": len(config.images), "crop": config.crop, "batch": config.batch,
+                     "learning_rate": config.learning_rate, "style_weight": config.style_weight,
+                     "content_weight": config.content_weight, "tv_weight": config.tv_weight},
+        "validation": {**scores, "note": "on the first training pictures (the vector alone cannot overfit them)"},
+    }
