@@ -21,38 +21,14 @@ from framestyle.imageio import read_rgb, write_image  # noqa: E402
 from framestyle.stylizer import Stylizer  # noqa: E402
 from framestyle.train.export import check_export, to_onnx_bytes  # noqa: E402
 from framestyle.train.mixnet import MixStyleNet  # noqa: E402
-from framestyle.train.mixpublish import shared_io  # noqa: E402
 from framestyle.train.net import FastStyleConfig  # noqa: E402
-from framestyle.train.publish import sha256  # noqa: E402
 
-from .tiny_models import write_invert_model  # noqa: E402
-
-STYLES = ("red", "green", "blue")
-
-
-def _tiny_shared(folder: Path) -> dict[str, Path]:
-    """A small random shared network and three style cards with distinct vectors; returns the cards by name."""
-    torch.manual_seed(0)
-    net = MixStyleNet(FastStyleConfig(width=(4, 8, 8), blocks=1)).eval()
-    model = to_onnx_bytes(net, net.style_size)
-    (folder / "net.onnx").write_bytes(model)
-    files = {"fp32": {"file": "net.onnx", "sha256": sha256(model), "bytes": len(model)}}
-    rng = np.random.default_rng(1)
-    cards = {}
-    for index, name in enumerate(STYLES):
-        vector = rng.normal(0.0, 1.0, net.style_size) + (index - 1) * 2.0
-        card = {"schema": 1, "name": name, "title": name.title(), "artist": "Test", "year": "2026", "default": False,
-                "architecture": {"name": "shared", "options": {"width": [4, 8, 8], "blocks": 1}},
-                "io": shared_io(net.style_size), "files": files,
-                "shared": {"network": "net", "sha256": files["fp32"]["sha256"], "vector": vector.tolist()}}
-        cards[name] = folder / f"{name}.json"
-        cards[name].write_text(json.dumps(card))
-    return cards
+from .tiny_models import STYLES, write_invert_model, write_tiny_shared  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def cards(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return _tiny_shared(tmp_path_factory.mktemp("shared"))
+    return write_tiny_shared(tmp_path_factory.mktemp("shared"))
 
 
 @pytest.fixture(scope="module")

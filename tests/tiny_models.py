@@ -73,3 +73,39 @@ def write_grid_model(path: Path, period: int, amplitude: float) -> Path:
         helper.make_node("Clip", ["sum", "low", "high"], ["clipped"]),
         helper.make_node("Cast", ["clipped"], ["stylized"], to=TensorProto.UINT8),
     ], [numpy_helper.from_array(value, name) for name, value in constants.items()])
+
+
+#: The styles of :func:`write_tiny_shared`.
+STYLES = ("red", "green", "blue")
+
+
+def write_tiny_shared(folder: Path) -> dict[str, Path]:
+    """A small random shared network (``net.onnx``) and the cards of three styles of it (``red``, ``green`` and
+    ``blue``, with distinct vectors) in ``folder``; returns the card paths by name. Needs torch."""
+    torch = pytest.importorskip("torch")
+    import json
+
+    import numpy as np
+
+    from framestyle.train.export import to_onnx_bytes
+    from framestyle.train.mixnet import MixStyleNet
+    from framestyle.train.mixpublish import shared_io
+    from framestyle.train.net import FastStyleConfig
+    from framestyle.train.publish import sha256
+
+    torch.manual_seed(0)
+    net = MixStyleNet(FastStyleConfig(width=(4, 8, 8), blocks=1)).eval()
+    model = to_onnx_bytes(net, net.style_size)
+    (folder / "net.onnx").write_bytes(model)
+    files = {"fp32": {"file": "net.onnx", "sha256": sha256(model), "bytes": len(model)}}
+    rng = np.random.default_rng(1)
+    cards = {}
+    for index, name in enumerate(STYLES):
+        vector = rng.normal(0.0, 1.0, net.style_size) + (index - 1) * 2.0
+        card = {"schema": 1, "name": name, "title": name.title(), "artist": "Test", "year": "2026", "default": False,
+                "architecture": {"name": "shared", "options": {"width": [4, 8, 8], "blocks": 1}},
+                "io": shared_io(net.style_size), "files": files,
+                "shared": {"network": "net", "sha256": files["fp32"]["sha256"], "vector": vector.tolist()}}
+        cards[name] = folder / f"{name}.json"
+        cards[name].write_text(json.dumps(card))
+    return cards
