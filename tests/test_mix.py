@@ -224,3 +224,13 @@ def _run_styles_json(capsys: pytest.CaptureFixture[str]) -> str:
     capsys.readouterr()
     assert main(["styles", "--json"]) == 0
     return capsys.readouterr().out
+
+
+def test_bench_times_a_mix_beside_its_style(cards: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    mix = f"{cards['red']}=0.5,{cards['blue']}=0.5"
+    assert main(["bench", "--style", str(cards["red"]), "--compare", mix, "--size", "64x48", "--frames", "6",
+                 "--device", "cpu", "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)["rows"]
+    (compared,) = row["compared"]
+    assert compared["style"] == "red=0.5,blue=0.5" and compared["fps"] > 0
+    assert compared["ratio"] == pytest.approx(compared["fps"] / row["network"]["fps"])

@@ -1,7 +1,7 @@
 """Train (or resume) the shared network of the bundled styles by distillation from their single-style models.
 
 Usage: python tools/train_shared.py --data ../shared/data --vgg-weights VGG.pth
-       [--out models/training/shared.onnx] [--steps N] [--max-minutes M]
+       [--out models/training/shared/shared.onnx] [--steps N] [--max-minutes M]
 The training images are the data kit's content photos, minus the bundled recipes' validation photos, and every 8th
 frame of its clips, as for the single-style networks. The same command resumes from OUT's checkpoint (OUT.ckpt);
 when the steps are done it writes OUT (frame and style in, stylized frame out), OUT's fp16 twin and the style
@@ -43,7 +43,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="the data kit")
     parser.add_argument("--vgg-weights", type=Path, help="VGG-16 features state dict, for the validation scores")
-    parser.add_argument("--out", type=Path, default=ROOT / "models" / "training" / "shared.onnx")
+    parser.add_argument("--out", type=Path, default=ROOT / "models" / "training" / "shared" / "shared.onnx")
     parser.add_argument("--steps", type=int, default=DistillConfig.steps)
     parser.add_argument("--max-minutes", type=float)
     args = parser.parse_args()

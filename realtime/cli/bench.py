@@ -95,7 +95,10 @@ def stream_fps(stylizer: Stylizer, frames: list[np.ndarray], warmup: int = 3) ->
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--style", help="bundled style name or .onnx file (default: the default style)")
+    parser.add_argument("--style", help="a style, a mix or a model file (default: the default style)")
+    parser.add_argument("--compare", nargs="+", default=[], metavar="STYLE", help="also time these styles' (or "
+                        "mixes') networks, taking turns with --style's frame by frame, and print their frames/s "
+                        "ratio to it")
     parser.add_argument("--size", type=parse_size, nargs="+", default=[(640, 360), (1280, 720)], metavar="WxH")
     parser.add_argument("--frames", type=int, default=40, help="timed frames per size and stage")
     parser.add_argument("--temporal", type=float, default=DEFAULT_TEMPORAL, help="smoothing weight in the pipeline")
@@ -187,14 +190,17 @@ def run(args: argparse.Namespace) -> int:
     cores = os.cpu_count() or 1
     in_flight = Stylizer(plain.model, temporal=0.0, max_side=args.max_side, in_flight=cores,
                          engine_options=EngineOptions(device=args.device, threads=1))
+    compared = [Stylizer(style, temporal=0.0, max_side=args.max_side, engine_options=options) for style in args.compare]
     rows = []
     for width, height in [] if args.video_only else args.size:
         frames = panning_frames(width, height, args.frames + 3)
         smooth.reset()
-        network, pipeline = time_frames([plain.engine, smooth], frames)
+        network, pipeline, *others = time_frames([plain.engine, smooth, *(s.engine for s in compared)], frames)
         added = (pipeline.p50_ms - network.p50_ms) / network.p50_ms
         rows.append({"size": f"{width}x{height}", "network": asdict(network), "pipeline": asdict(pipeline),
-                     "smoothing_added_share": added, "network_in_flight_fps": stream_fps(in_flight, frames)})
+                     "smoothing_added_share": added, "network_in_flight_fps": stream_fps(in_flight, frames),
+                     "compared": [{"style": s.model.name, "fps": t.fps, "ratio": t.fps / network.fps}
+                                  for s, t in zip(compared, others, strict=True)]})
     report = {"style": plain.model.name, "device": plain.engine.device, "provider": plain.engine.provider,
               "temporal": args.temporal, "max_side": args.max_side, "frames_in_flight": cores, "rows": rows}
     if args.video is not None:
@@ -212,6 +218,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"{r['size']:>10} | {n['fps']:11.1f} {n['p50_ms']:7.1f} {n['p95_ms']:7.1f} | {p['fps']:12.1f} "
               f"{p['p50_ms']:7.1f} {p['p95_ms']:7.1f} | {r['smoothing_added_share']:13.0%} | "
               f"{r['network_in_flight_fps']:16.1f}")
+        for c in r["compared"]:
+            print(f"{'':>10} | {c['style']}: network {c['fps']:.1f} frames/s, {c['ratio']:.2f}x {report['style']}'s")
     if "video" in report:
         print("stylize video end to end (default settings) against decoding + encoding alone (the ceiling):")
         for v in report["video"]:
