@@ -26,6 +26,8 @@ except ImportError:  # Python 3.10
 CARD_SCHEMA = 1
 #: The ``kind`` of a shared network's own card (its styles have cards of their own).
 SHARED_NETWORK_KIND = "shared-network"
+#: The folder (under the bundled models) of the shared network, its card and its styles' cards.
+SHARED_FOLDER = "shared"
 #: Environment variable naming the folder of user styles (default: the platform's user-data folder).
 USER_STYLES_ENV = "FRAMESTYLE_STYLES_DIR"
 #: Fields every bundled card must have (the test over the bundled models checks them).
@@ -100,6 +102,24 @@ def bundled_styles() -> list[StyleModel]:
     return sorted((card for card in cards if card is not None), key=lambda style: style.name)
 
 
+def shared_styles() -> list[StyleModel]:
+    """The styles of the bundled shared network (in ``models/shared/``), sorted by name: what mixes of bundled styles
+    and user styles run on."""
+    folder = _models_folder() / SHARED_FOLDER
+    if not folder.is_dir():
+        return []
+    cards = [_from_card(folder, entry) for entry in folder.iterdir() if entry.name.endswith(".json")]
+    return sorted((card for card in cards if card is not None), key=lambda style: style.name)
+
+
+def mixable(model: StyleModel) -> StyleModel | None:
+    """The style a mix takes for ``model``: itself if it is a style of a shared network, else the bundled shared
+    network's style of its name, or None if there is none."""
+    if model.vector is not None:
+        return model
+    return next((style for style in shared_styles() if style.name == model.name), None)
+
+
 def user_styles_dir() -> Path:
     """The folder of user styles: ``$FRAMESTYLE_STYLES_DIR``, else ``styles`` in the platform's user-data folder."""
     if os.environ.get(USER_STYLES_ENV):
@@ -131,7 +151,7 @@ def user_style(path: Path) -> StyleModel:
         sha = card["shared"]["sha256"]
     except (OSError, json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as error:
         raise ModelError(f"{path}: not a valid style card ({error})") from error
-    for model in bundled_styles():
+    for model in [*bundled_styles(), *shared_styles()]:
         if model.vector is not None and model.card["shared"]["sha256"] == sha:
             return StyleModel(name=card["name"], card={**card, "files": model.card["files"]}, fp32=model.fp32,
                               fp16=model.fp16, origin="user")
@@ -140,8 +160,10 @@ def user_style(path: Path) -> StyleModel:
 
 
 def all_styles() -> list[StyleModel]:
-    """The bundled styles and the user's, by name; a user style replaces a bundled one of its name."""
-    by_name = {style.name: style for style in bundled_styles()}
+    """The bundled styles and the user's, by name: a bundled single-style network replaces the shared network's
+    style of its name (which mixes still take), and a user style replaces a bundled one of its name."""
+    by_name = {style.name: style for style in shared_styles()}
+    by_name.update({style.name: style for style in bundled_styles()})
     by_name.update({style.name: style for style in user_styles()})
     return sorted(by_name.values(), key=lambda style: style.name)
 
@@ -247,12 +269,17 @@ def mix_styles(parts: list[tuple[str, float]]) -> StyleModel:
 
 
 def combine_styles(models: list[tuple[StyleModel, float]]) -> StyleModel:
-    """One style whose vector is the weighted sum of the styles' (of one shared network; weights summing to 1). Its
-    name is the canonical spec (``a=0.7,b=0.3``), its card the first style's with the mix recorded."""
-    for model, _ in models:
-        if model.vector is None:
-            raise ModelError(f"style {model.name!r} cannot be mixed: it is a single-style network (mixes take "
-                             "styles of a shared network)")
+    """One style whose vector is the weighted sum of the styles' (weights summing to 1), each taken as
+    :func:`mixable` gives it, all of one shared network. Its name is the canonical spec (``a=0.7,b=0.3``), its card
+    the first style's with the mix recorded."""
+    mixed = []
+    for model, weight in models:
+        counterpart = mixable(model)
+        if counterpart is None:
+            raise ModelError(f"style {model.name!r} cannot be mixed: it is a single-style network with no style of "
+                             "the shared network of its name (mixes take styles of a shared network)")
+        mixed.append((counterpart, weight))
+    models = mixed
     first = models[0][0]
     for model, _ in models[1:]:
         if model.network != first.network:

@@ -234,3 +234,25 @@ def test_bench_times_a_mix_beside_its_style(cards: dict[str, Path], capsys: pyte
     (compared,) = row["compared"]
     assert compared["style"] == "red=0.5,blue=0.5" and compared["fps"] > 0
     assert compared["ratio"] == pytest.approx(compared["fps"] / row["network"]["fps"])
+
+
+def test_mixes_of_single_style_names_take_the_shared_networks_styles(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bundled single-style networks stay what a name alone selects; a mix takes the shared network's style of each
+    name, and ``NAME=1`` that style alone."""
+    import framestyle.catalog
+
+    models = tmp_path / "models"
+    (models / "shared").mkdir(parents=True)
+    shared = write_tiny_shared(models / "shared")
+    write_invert_model(models / "red.onnx")
+    (models / "red.json").write_text(json.dumps({"name": "red", "files": {"fp32": {"file": "red.onnx"}}}))
+    monkeypatch.setattr(framestyle.catalog, "_models_folder", lambda: models)
+    single = resolve_style("red")
+    assert single.vector is None and single.fp32 == models / "red.onnx"
+    alone = resolve_style("red=1")
+    assert alone.vector is not None and alone.network == resolve_style(str(shared["red"])).network
+    mix = resolve_style("red=0.5,blue=0.5")
+    assert mix.name == "red=0.5,blue=0.5" and mix.network == alone.network
+    assert [style.name for style in framestyle.catalog.all_styles()] == ["blue", "green", "red"]
+    assert [style.vector is None for style in framestyle.catalog.all_styles()] == [False, False, True]
