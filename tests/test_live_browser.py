@@ -1,8 +1,9 @@
 """``stylize live`` end to end in a real Chromium with a fake camera (a Y4M clip made from the shipped sample,
 each frame stamped with its number): stylized frames arrive and match the style, the page's style picker and
-sliders change the output, snapshots save PNGs, a closed tab leaves the server serving the others, and every
-failure (camera refused or busy, a page beyond the cap, an unknown style, the server stopped) shows its message.
-Skipped, with the reason, where Debian's chromium or the playwright package is missing (.ci/run installs both)."""
+sliders change the output, the mixer blends two styles of a shared network, snapshots save PNGs, a closed tab
+leaves the server serving the others, and every failure (camera refused or busy, a page beyond the cap, an unknown
+style, the server stopped) shows its message. Skipped, with the reason, where Debian's chromium or the playwright
+package is missing (.ci/run installs both)."""
 
 from __future__ import annotations
 
@@ -16,10 +17,13 @@ from typing import Any
 import numpy as np
 import pytest
 
+from framestyle.crossfade import DEFAULT_FADE
 from framestyle.live.stamp import read_stamp, stamp_box
 from framestyle.stylizer import Stylizer
 
 from .live_browser import camera_frames, grab, launch, live_server, make_camera_clip, missing_browser, wait_for
+from .tiny_models import STYLES as SHARED_STYLES
+from .tiny_models import write_tiny_shared
 
 pytestmark = pytest.mark.browser
 
@@ -104,6 +108,7 @@ def _error_against(page: Any, frames: list[np.ndarray], stylizers: dict[str, Sty
 
 def _settle(page: Any, expression: str) -> None:
     wait_for(page, expression)
+    time.sleep(DEFAULT_FADE)  # a new style fades in over this long
     shown = page.evaluate("live.shown")
     wait_for(page, f"live.shown > {shown + 3}")  # a few frames made with the new settings
 
@@ -115,6 +120,7 @@ def test_stylized_frames_arrive_match_the_style_and_follow_the_page_controls(
     try:
         page.goto(server)
         wait_for(page, STREAMING)
+        assert page.is_hidden("#mixer")  # single-style networks: nothing to mix
         assert page.evaluate("[document.querySelector('#remote').videoWidth, document.querySelector('#remote')"
                              ".videoHeight]") == [640, 360]
         errors = _error_against(page, frames, stylizers)
@@ -223,3 +229,33 @@ def test_a_refused_or_busy_camera_shows_what_to_do(playwright: Any, browser: Any
         page.goto(url)
         assert "camera is busy" in wait_for(page, "live.error")
         page.close()
+
+
+def test_the_mixer_blends_two_styles_of_a_shared_network(browser: Any, tmp_path: Path) -> None:
+    cards = write_tiny_shared(tmp_path)
+    with live_server("--measure", "--temporal", "0", *(f"--style={cards[name]}" for name in SHARED_STYLES)) \
+            as (_, url):
+        page = browser.new_page()
+        try:
+            page.goto(url)
+            wait_for(page, STREAMING)
+            assert page.is_visible("#mixer") and page.is_disabled("#balance")
+            assert page.eval_on_selector_all("#mix-with option", "all => all.map((o) => o.value)") == [
+                "", "green", "blue"]
+            page.select_option("#mix-with", "blue")
+            _settle(page, "live.applied && live.applied.style === 'red=0.5,blue=0.5'")
+            page.focus("#balance")
+            shown = page.evaluate("live.shown")
+            for _ in range(20):  # from the middle to 30% blue, a step at a time, as a user's arrow key does
+                page.keyboard.press("ArrowLeft")
+            _settle(page, "live.applied && live.applied.style === 'red=0.7,blue=0.3'")
+            assert [page["style"] for page in _status(url)["settings"]] == ["red=0.7,blue=0.3"]
+            assert page.evaluate("live.shown") > shown and page.evaluate("live.state") == "streaming"
+            assert "70% red + 30% blue" in page.inner_text("#remote-caption")
+            wait_for(page, "(() => { const thumb = document.querySelector('#mix-thumb'); return !thumb.hidden && "
+                     "thumb.complete && thumb.naturalWidth > 0 && "
+                     "decodeURIComponent(thumb.src).includes('/api/thumb/red=0.7,blue=0.3.jpg'); })()")
+            page.click("#styles button[data-style='green']")  # the picked style changes, the mixed one stays
+            _settle(page, "live.applied && live.applied.style === 'green=0.7,blue=0.3'")
+        finally:
+            page.close()

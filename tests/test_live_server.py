@@ -1,13 +1,15 @@
 """The ``stylize live`` server over HTTP and WebRTC, with an aiortc peer standing in for the browser (the real
 browser is in test_live_browser.py): answers, stylized frames back, settings over the data channel, the page cap,
-the token, unknown styles, thumbnails, and the command's one-line errors."""
+the token, unknown styles, mixes of a shared network's styles, thumbnails, and the command's one-line errors."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 from pathlib import Path
+from urllib.parse import quote
 
+import cv2
 import numpy as np
 import pytest
 
@@ -15,7 +17,7 @@ from framestyle.catalog import resolve_style
 from framestyle.cli import main
 
 from .test_live_track import _FakeCamera, _picture
-from .tiny_models import write_invert_model
+from .tiny_models import STYLES, write_invert_model, write_tiny_shared
 
 pytest.importorskip("aiortc", reason="the [live] extra (aiortc) is not installed")
 pytest.importorskip("aiohttp", reason="the [live] extra (aiohttp) is not installed")
@@ -27,11 +29,20 @@ from framestyle.live.server import LiveConfig, LiveServer  # noqa: E402
 from framestyle.live.track import Settings  # noqa: E402
 
 
-def _server(tmp_path: Path, **options: object) -> LiveServer:
-    invert = resolve_style(str(write_invert_model(tmp_path / "invert.onnx")))
-    config = LiveConfig(styles=[invert, resolve_style("composition_vii")], defaults=Settings(invert.name, 1.0, 0.0),
-                        **options)
+def _server(tmp_path: Path, styles: list[str] | None = None, **options: object) -> LiveServer:
+    """A server of ``styles`` (default: an inverting network and composition_vii), the first the default."""
+    models = [resolve_style(spec) for spec in styles or [str(write_invert_model(tmp_path / "invert.onnx")),
+                                                         "composition_vii"]]
+    config = LiveConfig(styles=models, defaults=Settings(models[0].name, 1.0, 0.0), **options)
     return LiveServer(config, report=lambda line: None)
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """The cards of the tiny shared network's styles (red, green, blue) and an inverting network of its own."""
+    folder = tmp_path_factory.mktemp("shared")
+    cards = write_tiny_shared(folder)
+    return [*(str(cards[name]) for name in STYLES), str(write_invert_model(folder / "invert.onnx"))]
 
 
 class _Browser:
@@ -71,9 +82,9 @@ class _Browser:
         raise TimeoutError("no reply on the data channel")
 
 
-def _run(tmp_path: Path, body, **options: object) -> None:
+def _run(tmp_path: Path, body, styles: list[str] | None = None, **options: object) -> None:
     async def go() -> None:
-        server = _server(tmp_path, **options)
+        server = _server(tmp_path, styles, **options)
         async with TestClient(TestServer(server.app, host="127.0.0.1")) as client:
             await body(server, client)
 
@@ -188,6 +199,52 @@ def test_the_page_its_files_and_thumbnails_come_from_the_package(tmp_path: Path)
     _run(tmp_path, body)
 
 
+def test_a_page_mixes_styles_of_a_shared_network_and_an_unknown_name_in_a_mix_is_refused(
+        tmp_path: Path, shared: list[str]) -> None:
+    async def body(server: LiveServer, client: TestClient) -> None:
+        styles = await (await client.get("/api/styles")).json()
+        networks = {style["name"]: style["network"] for style in styles["styles"]}
+        assert networks["red"] == networks["green"] == networks["blue"] is not None and networks["invert"] is None
+        browser = _Browser(client)
+        status, _ = await browser.connect(style="red=0.5,green=0.5")
+        assert status == 200
+        await browser.frame()
+        stylizer = server.pages[1].track._stylizer
+        browser.channel.send(json.dumps({"style": "red=0.7,blue=0.3"}))
+        assert (await browser.reply())["applied"]["style"] == "red=0.7,blue=0.3"
+        for spec, error in (("red=0.5,purple=0.5", "unknown style 'purple'"), ("red=0.5,invert=0.5", "cannot be mixed"),
+                            ("red=x,blue=1", "not a number")):
+            browser.channel.send(json.dumps({"style": spec}))
+            reply = await browser.reply()
+            assert error in reply["error"] and reply["applied"]["style"] == "red=0.7,blue=0.3", reply
+        status = await (await client.get("/api/status")).json()
+        assert [(page["page"], page["style"]) for page in status["settings"]] == [(1, "red=0.7,blue=0.3")]
+        browser.channel.send(json.dumps({"style": "invert"}))  # another network: loaded, and faded to
+        assert (await browser.reply())["applied"]["style"] == "invert"
+        await browser.frame()
+        assert server.pages[1].track._stylizer is stylizer  # one stylizer all along: the history is kept
+        await browser.pc.close()
+
+    _run(tmp_path, body, shared)
+
+
+def test_thumbnails_of_a_shared_networks_styles_and_their_mixes(tmp_path: Path, shared: list[str]) -> None:
+    async def body(server: LiveServer, client: TestClient) -> None:
+        thumbs = {}
+        for spec in ("red", "blue", "red=0.5,blue=0.5", "red", "invert"):
+            response = await client.get(f"/api/thumb/{quote(spec)}.jpg")
+            assert response.status == 200, await response.text()
+            thumbs[spec] = cv2.imdecode(np.frombuffer(await response.read(), np.uint8), cv2.IMREAD_COLOR)
+        assert not np.array_equal(thumbs["red"], thumbs["blue"])  # each style in its own vector
+        mix = thumbs["red=0.5,blue=0.5"]
+        assert not np.array_equal(mix, thumbs["red"]) and not np.array_equal(mix, thumbs["blue"])
+        assert sorted(server._thumbs) == ["blue", "invert", "red"]  # offered styles are kept, mixes are not
+        response = await client.get(f"/api/thumb/{quote('red=0.5,purple=0.5')}.jpg")
+        assert response.status == 400 and "unknown style 'purple'" in (await response.json())["error"]
+
+    _run(tmp_path, body, shared)
+
+
 def test_the_command_refuses_an_outside_address_without_a_token_and_bad_options(
         capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["live", "--host", "0.0.0.0"]) == 2
@@ -198,6 +255,9 @@ def test_the_command_refuses_an_outside_address_without_a_token_and_bad_options(
     assert "--max-pages" in capsys.readouterr().err
     assert main(["live", "--certfile", "x.pem"]) == 2
     assert "--keyfile" in capsys.readouterr().err
+    assert main(["live", "--fade", "-1"]) == 2
+    err = capsys.readouterr().err
+    assert "--fade takes 0 seconds or more, got -1" in err and len(err.strip().splitlines()) == 1
 
 
 def test_without_the_live_extra_the_command_says_what_to_install(monkeypatch: pytest.MonkeyPatch,

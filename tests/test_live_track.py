@@ -1,9 +1,11 @@
 """The live filter's pieces without a browser: the frame-counter stamp, the Y4M fake camera, the stylizer's
-temporal setter and the stylized track (newest frame only, timestamps kept, settings between frames)."""
+temporal setter and the stylized track (newest frame only, timestamps kept, settings between frames, style changes
+that fade on the page's one stylizer, mixes)."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 from fractions import Fraction
 from pathlib import Path
@@ -12,11 +14,13 @@ import av
 import numpy as np
 import pytest
 
-from framestyle.errors import InputError, OutputError, StyleError
+from framestyle.bank import StyleBank
+from framestyle.catalog import resolve_style
+from framestyle.errors import InputError, ModelError, OutputError, StyleError
 from framestyle.live.stamp import COUNTER_BITS, keep_stamp, read_stamp, stamp, stamp_box, write_y4m
 from framestyle.stylizer import Stylizer
 
-from .tiny_models import write_invert_model
+from .tiny_models import STYLES, write_invert_model, write_tiny_shared
 
 pytest.importorskip("aiortc", reason="the [live] extra (aiortc) is not installed")
 
@@ -112,36 +116,38 @@ def test_settings_refuse_out_of_range_numbers() -> None:
 
 
 class _FakeCamera(MediaStreamTrack):
-    """Frames numbered in their first pixel, as fast as asked or at ``fps``; ends after ``count``."""
+    """Frames numbered in their first pixel, as fast as asked or at ``fps``; ends after ``count``. ``still``: the
+    same picture every time, unnumbered."""
 
     kind = "video"
 
-    def __init__(self, count: int, fps: float | None = None) -> None:
+    def __init__(self, count: int, fps: float | None = None, still: bool = False) -> None:
         super().__init__()
-        self.count, self.fps, self.sent = count, fps, 0
+        self.count, self.fps, self.still, self.sent = count, fps, still, 0
 
     async def recv(self) -> av.VideoFrame:
         if self.sent >= self.count:
             raise MediaStreamError
         if self.fps:
             await asyncio.sleep(1 / self.fps)
-        image = _picture(self.sent)
-        image[0, 0] = (self.sent, 0, 0)
+        image = _picture(0 if self.still else self.sent)
+        if not self.still:
+            image[0, 0] = (self.sent, 0, 0)
         frame = av.VideoFrame.from_ndarray(image, format="rgb24")
         frame.pts, frame.time_base = 3000 * self.sent, TIME_BASE
         self.sent += 1
         return frame
 
 
+def _bank(tmp_path: Path) -> StyleBank:
+    """Two offered single-style networks, ``invert`` and ``other`` (which inverts too)."""
+    names = ("invert", "other")
+    return StyleBank([resolve_style(str(write_invert_model(tmp_path / f"{name}.onnx"))) for name in names])
+
+
 def _track(tmp_path: Path, camera: MediaStreamTrack) -> StylizedTrack:
-    model = str(write_invert_model(tmp_path / "invert.onnx"))
-
-    def make(style: str, strength: float, temporal: float) -> Stylizer:
-        if style not in ("invert", "other"):
-            raise StyleError(f"unknown style {style!r}")
-        return Stylizer(model, strength=strength, temporal=temporal)
-
-    return StylizedTrack(camera, make("invert", 1.0, 0.0), Settings("invert", 1.0, 0.0), make)
+    bank = _bank(tmp_path)
+    return StylizedTrack(camera, bank.stylizer("invert", temporal=0.0), Settings("invert", 1.0, 0.0), bank)
 
 
 def test_the_track_stylizes_and_keeps_the_timestamps(tmp_path: Path) -> None:
@@ -197,7 +203,7 @@ def test_a_busy_stylizer_takes_the_newest_frame_and_drops_the_rest(tmp_path: Pat
     async def run() -> tuple[list[int], StylizedTrack]:
         camera = _HandFedCamera()
         stylizer = Gated(str(write_invert_model(tmp_path / "invert.onnx")), temporal=0.0)
-        track = StylizedTrack(camera, stylizer, Settings("invert", 1.0, 0.0), lambda *args: stylizer)
+        track = StylizedTrack(camera, stylizer, Settings("invert", 1.0, 0.0), _bank(tmp_path))
         loop = asyncio.get_running_loop()
         camera.numbers.put_nowait(0)
         assert await loop.run_in_executor(None, busy.wait, 30)  # the stylizer holds frame 0
@@ -251,11 +257,97 @@ def test_a_stylizer_that_fails_ends_the_track_with_the_reason(tmp_path: Path) ->
 
     async def run() -> StylizedTrack:
         stylizer = Broken(str(write_invert_model(tmp_path / "invert.onnx")), temporal=0.0)
-        track = StylizedTrack(_FakeCamera(100, fps=100), stylizer, Settings("invert", 1.0, 0.0),
-                              lambda *args: stylizer)
+        track = StylizedTrack(_FakeCamera(100, fps=100), stylizer, Settings("invert", 1.0, 0.0), _bank(tmp_path))
         with pytest.raises(MediaStreamError):
             await asyncio.wait_for(track.recv(), 10)
         return track
 
     track = asyncio.run(run())
     assert track.error == "stylizing stopped: the network failed" and track.readyState == "ended"
+
+
+@pytest.fixture(scope="module")
+def shared_bank(tmp_path_factory: pytest.TempPathFactory) -> StyleBank:
+    """The styles ``red``, ``green`` and ``blue`` of a tiny shared network, and ``invert`` (a network of its own)."""
+    folder = tmp_path_factory.mktemp("shared")
+    cards = write_tiny_shared(folder)
+    return StyleBank([*(resolve_style(str(cards[name])) for name in STYLES),
+                      resolve_style(str(write_invert_model(folder / "invert.onnx")))])
+
+
+def _shared_track(bank: StyleBank, fade: float, now: list[float]) -> tuple[StylizedTrack, Stylizer]:
+    """A track of a still camera in style ``red`` (no smoothing), its fades timed by ``now[0]``."""
+    stylizer = bank.stylizer("red", temporal=0.0)
+    track = StylizedTrack(_FakeCamera(100_000, fps=200, still=True), stylizer, Settings("red", 1.0, 0.0), bank,
+                          fade=fade, clock=lambda: now[0])
+    return track, stylizer
+
+
+async def _newest(track: StylizedTrack) -> np.ndarray:
+    """A frame stylized wholly after this call (the one in the output slot and the one in the network may be
+    older)."""
+    for _ in range(2):
+        await asyncio.wait_for(track.recv(), 20)
+    return (await asyncio.wait_for(track.recv(), 20)).to_ndarray(format="rgb24")
+
+
+def _largest_step(outputs: list[np.ndarray]) -> float:
+    return max(float(np.abs(b.astype(np.int16) - a.astype(np.int16)).mean()) for a, b in itertools.pairwise(outputs))
+
+
+@pytest.mark.parametrize("target", ["blue", "invert"])
+def test_a_style_change_fades_on_the_pages_own_stylizer(shared_bank: StyleBank, target: str) -> None:
+    """Frames a tenth of the fade apart: the largest change between two of them is far below the cut's, and the
+    page's stylizer (its temporal history) is the same object throughout, within the shared network or not."""
+    async def run(fade: float) -> tuple[list[np.ndarray], bool]:
+        now = [0.0]
+        track, stylizer = _shared_track(shared_bank, fade, now)
+        outputs = [await _newest(track)]
+        await track.apply(Settings(target, 1.0, 0.0))
+        for step in range(12):
+            now[0] = step * 0.05
+            outputs.append(await _newest(track))
+        kept = track._stylizer is stylizer and stylizer.model.name == target
+        track.stop()
+        return outputs, kept
+
+    cut, cut_kept = asyncio.run(run(0.0))
+    faded, fade_kept = asyncio.run(run(0.5))
+    assert cut_kept and fade_kept
+    np.testing.assert_array_equal(cut[-1], faded[-1])  # the fade ends on the new style
+    assert not np.array_equal(cut[0], cut[-1])
+    assert _largest_step(faded) < 0.3 * _largest_step(cut)
+
+
+def test_a_mix_is_a_style_its_weights_move_at_once_and_an_unknown_name_changes_nothing(
+        shared_bank: StyleBank) -> None:
+    """The clock stands still, so a fading change shows the old style and one that does not fade the new one."""
+    still = _picture(0)
+
+    def expected(spec: str) -> np.ndarray:
+        return shared_bank.stylizer(spec, temporal=0.0)(still)
+
+    async def run() -> tuple[list[np.ndarray], Settings, Stylizer]:
+        track, stylizer = _shared_track(shared_bank, 0.5, [0.0])
+        shown = [await _newest(track)]
+        await track.apply(Settings("red=0.7,blue=0.3", 1.0, 0.0))  # another style: a fade (standing still)
+        shown.append(await _newest(track))
+        await track.apply(Settings("red=0.2,blue=0.8", 1.0, 0.0))  # the same styles reweighted: at once
+        shown.append(await _newest(track))
+        with pytest.raises(ModelError, match="unknown style 'purple'"):
+            await track.apply(Settings("red=0.5,purple=0.5", 1.0, 0.0))
+        with pytest.raises(ModelError, match="cannot be mixed"):
+            await track.apply(Settings("red=0.5,invert=0.5", 1.0, 0.0))
+        with pytest.raises(InputError, match="not a number"):
+            await track.apply(Settings("red=x,blue=1", 1.0, 0.0))
+        shown.append(await _newest(track))
+        settings = track.settings
+        track.stop()
+        return shown, settings, stylizer
+
+    shown, settings, stylizer = asyncio.run(run())
+    np.testing.assert_array_equal(shown[0], expected("red"))
+    np.testing.assert_array_equal(shown[1], expected("red"))
+    np.testing.assert_array_equal(shown[2], expected("red=0.2,blue=0.8"))
+    np.testing.assert_array_equal(shown[3], shown[2])
+    assert settings == Settings("red=0.2,blue=0.8", 1.0, 0.0) and stylizer.model.name == "red=0.2,blue=0.8"

@@ -2,9 +2,10 @@
 
 Open the address it prints (127.0.0.1 by default) in Chrome, Chromium, Firefox or Edge: the page asks for the
 camera, streams it over WebRTC to this server and shows the stylized stream beside the original, with a style
-picker, strength and smoothing sliders, frames/s and latency, and a snapshot button. Only the newest camera frame
-is stylized (stale ones are dropped), so latency stays flat on a slow machine. Several tabs can connect, each with
-its own settings, up to --max-pages. Needs the [live] extra (pip install 'framestyle[live]'). Ctrl-C stops.
+picker (style changes fade over --fade seconds), a mixer for styles of one shared network, strength and smoothing
+sliders, frames/s and latency, and a snapshot button. Only the newest camera frame is stylized (stale ones are
+dropped), so latency stays flat on a slow machine. Several tabs can connect, each with its own settings, up to
+--max-pages. Needs the [live] extra (pip install 'framestyle[live]'). Ctrl-C stops.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from framestyle.catalog import offered_styles
 from framestyle.cli.serve import TOKEN_VARIABLE
+from framestyle.crossfade import DEFAULT_FADE
 from framestyle.engine import DEVICES, EngineOptions
 from framestyle.errors import InputError, StyleError
 from framestyle.temporal import DEFAULT_TEMPORAL
@@ -39,8 +41,11 @@ def register(parser: argparse.ArgumentParser) -> None:
                         f"(default: ${TOKEN_VARIABLE}; 'auto' makes one); required to listen beyond loopback")
     parser.add_argument("--certfile", type=Path, help="serve https with this certificate (PEM)")
     parser.add_argument("--keyfile", type=Path, help="the certificate's private key (PEM)")
-    parser.add_argument("--style", action="append", metavar="NAME|FILE.onnx", help="a style to offer; repeat for "
-                        "several, the first is the default (default: every bundled style)")
+    parser.add_argument("--style", action="append", metavar="NAME|FILE.onnx|CARD.json", help="a style to offer; "
+                        "repeat for several, the first is the default (default: every bundled and user style); the "
+                        "page can mix offered styles of one shared network")
+    parser.add_argument("--fade", type=float, default=DEFAULT_FADE, metavar="S", help="seconds a style change on "
+                        f"the page fades over (default {DEFAULT_FADE}; 0: a cut); the mixer's slider applies at once")
     parser.add_argument("--strength", type=float, default=1.0, help="starting strength, 0..1 (default 1)")
     parser.add_argument("--temporal", type=float, default=DEFAULT_TEMPORAL, metavar="0..1",
                         help=f"starting temporal smoothing (default {DEFAULT_TEMPORAL})")
@@ -67,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.max_pages < 1:
         raise InputError(f"--max-pages must be at least 1, got {args.max_pages}")
+    if args.fade < 0:
+        raise InputError(f"--fade takes 0 seconds or more, got {args.fade}")
     token = secrets.token_urlsafe(16) if args.token == "auto" else args.token
     check_exposure(args.host, token)
     tls = _tls(args.certfile, args.keyfile)
@@ -74,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     defaults = Settings(models[0].name, args.strength, args.temporal)
     defaults.check()
     config = LiveConfig(styles=models, defaults=defaults, token=token, max_pages=args.max_pages,
-                        max_side=args.max_side, measure=args.measure,
+                        max_side=args.max_side, measure=args.measure, fade=args.fade,
                         engine_options=EngineOptions(device=args.device, threads=args.threads))
     server = LiveServer(config, report=lambda line: print(f"stylize live: {line}", flush=True))
     asyncio.run(_serve(server, args.host, args.port, tls, token))

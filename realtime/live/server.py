@@ -1,8 +1,9 @@
 """The ``stylize live`` web server: one page, and a WebRTC peer per browser tab that sends back its camera stylized.
 
 Routes: ``/`` the page and ``/static/*`` its script and style sheet (all shipped in the package: no outside
-scripts or fonts); ``/api/styles`` the offered styles and defaults; ``/api/thumb/NAME.jpg`` a style's thumbnail;
-``/api/offer`` the WebRTC offer/answer; ``/api/status`` the pages served. The ``/api`` routes need the token when
+scripts or fonts); ``/api/styles`` the offered styles (with the shared network of each that can be mixed) and
+defaults; ``/api/thumb/SPEC.jpg`` the thumbnail of a style or a mix of them; ``/api/offer`` the WebRTC offer/answer;
+``/api/status`` the pages served and their settings. The ``/api`` routes need the token when
 the server has one. Settings changes and once-a-second statistics go over the page's data channel.
 No STUN or TURN server is configured: the browser and the server reach each other on the machine's own addresses.
 """
@@ -15,6 +16,7 @@ import hmac
 import json
 import secrets
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
@@ -28,6 +30,7 @@ from aiortc.mediastreams import MediaStreamTrack
 
 from framestyle.bank import StyleBank
 from framestyle.catalog import StyleModel
+from framestyle.crossfade import DEFAULT_FADE
 from framestyle.engine import EngineOptions, StyleEngine
 from framestyle.errors import StyleError
 from framestyle.live.lowlatency import release_frames_early
@@ -53,6 +56,8 @@ class LiveConfig:
     max_side: int | None = None
     engine_options: EngineOptions = field(default_factory=EngineOptions)
     measure: bool = False
+    #: Seconds a style change fades over (0: a cut).
+    fade: float = DEFAULT_FADE
     #: Frames in the style networks at once, across every page (the networks are shared: see StyleBank).
     max_concurrent: int = 2
 
@@ -103,7 +108,8 @@ class LiveServer:
             return _refusal(400, str(error))
 
     def make_stylizer(self, style: str, strength: float, temporal: float) -> Stylizer:
-        """A stylizer of its own over the offered style's shared network (an unknown name is a ``StyleError``)."""
+        """A stylizer of its own over the offered style's (or mix's) shared network (an unknown name is a
+        ``StyleError``)."""
         return self.bank.stylizer(style, strength=strength, temporal=temporal)
 
     # -- routes ----------------------------------------------------------------------------------------------------
@@ -125,25 +131,32 @@ class LiveServer:
 
     async def _list_styles(self, request: web.Request) -> web.Response:
         defaults = self.config.defaults
+        networks = _mixable_networks(self.config.styles)
         return web.json_response({
-            "styles": [{"name": m.name, "title": m.title, "artist": m.artist} for m in self.config.styles],
+            "styles": [{"name": m.name, "title": m.title, "artist": m.artist, "network": networks.get(m.network)}
+                       for m in self.config.styles],
             "style": defaults.style, "strength": defaults.strength, "temporal": defaults.temporal,
             "max_pages": self.config.max_pages})
 
     async def _thumb(self, request: web.Request) -> web.Response:
-        name = request.match_info["name"]
-        if name not in self.bank.models:
-            raise StyleError(f"unknown style {name!r}")
-        if name not in self._thumbs:
+        """An offered style's thumbnail (kept once made), or a mix's (made on each request; the page's browser
+        keeps it)."""
+        spec = request.match_info["name"]
+        thumb = self._thumbs.get(spec)
+        if thumb is None:
+            model = self.bank.style(spec)
             loop = asyncio.get_running_loop()
-            engine = await loop.run_in_executor(None, self.bank.engine, name)
-            self._thumbs[name] = await loop.run_in_executor(None, _render_thumb, engine)
-        return web.Response(body=self._thumbs[name], content_type="image/jpeg",
-                            headers={"Cache-Control": "max-age=3600"})
+            engine = await loop.run_in_executor(None, self.bank.engine_for, model)
+            thumb = await loop.run_in_executor(None, _render_thumb, engine, model)
+            if spec in self.bank.models:
+                self._thumbs[spec] = thumb
+        return web.Response(body=thumb, content_type="image/jpeg", headers={"Cache-Control": "max-age=3600"})
 
     async def _status(self, request: web.Request) -> web.Response:
+        settings = [{"page": page.number, **vars(page.track.settings)}
+                    for page in self.pages.values() if page.track is not None]
         return web.json_response({"pages": len(self.pages), "max_pages": self.config.max_pages,
-                                  "served": self.served})
+                                  "served": self.served, "settings": settings})
 
     async def _offer(self, request: web.Request) -> web.Response:
         try:
@@ -207,7 +220,8 @@ class LiveServer:
             for transceiver in pc.getTransceivers():
                 if transceiver.receiver.track is source:
                     release_frames_early(transceiver.receiver)
-            page.track = StylizedTrack(source, stylizer, settings, self.make_stylizer, measure=self.config.measure)
+            page.track = StylizedTrack(source, stylizer, settings, self.bank, fade=self.config.fade,
+                                       measure=self.config.measure)
             pc.addTrack(page.track)
 
         @pc.on("datachannel")
@@ -295,14 +309,20 @@ def _refusal(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
-def _render_thumb(engine: StyleEngine) -> bytes:
-    """A JPEG of the shipped thumbnail picture in the style of ``engine``."""
+def _mixable_networks(styles: list[StyleModel]) -> dict[str, int]:
+    """A number for each shared network of which at least two styles are offered (the styles a page can mix)."""
+    counts = Counter(model.network for model in styles if model.vector is not None)
+    return {network: number for number, network in enumerate(n for n, count in counts.items() if count > 1)}
+
+
+def _render_thumb(engine: StyleEngine, model: StyleModel) -> bytes:
+    """A JPEG of the shipped thumbnail picture in the style (or mix) ``model`` run by ``engine``."""
     picture = cv2.imdecode(np.frombuffer((_STATIC / "thumb_source.jpg").read_bytes(), np.uint8), cv2.IMREAD_COLOR)
     rgb = cv2.cvtColor(picture, cv2.COLOR_BGR2RGB)
-    styled = engine(rgb)
+    styled = engine(rgb, model.vector)
     width = round(styled.shape[1] * _THUMB_HEIGHT / styled.shape[0])
     small = cv2.resize(cv2.cvtColor(styled, cv2.COLOR_RGB2BGR), (width, _THUMB_HEIGHT), interpolation=cv2.INTER_AREA)
     ok, data = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 85])
     if not ok:
-        raise StyleError(f"cannot encode the thumbnail of {engine.model.name}")
+        raise StyleError(f"cannot encode the thumbnail of {model.name}")
     return data.tobytes()

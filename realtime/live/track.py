@@ -19,18 +19,20 @@ import av
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from framestyle.bank import StyleBank
+from framestyle.catalog import StyleModel, parse_mix
+from framestyle.crossfade import DEFAULT_FADE
+from framestyle.engine import StyleEngine
 from framestyle.errors import InputError
 from framestyle.live.stamp import keep_stamp
 from framestyle.stylizer import Stylizer
 from framestyle.temporal import DEFAULT_TEMPORAL
 
-#: Makes a stylizer for a style name with a strength and a temporal weight (it may take a fraction of a second).
-StylizerFactory = Callable[[str, float, float], Stylizer]
-
 
 @dataclass
 class Settings:
-    """What the page chose: style name, strength 0..1, temporal smoothing 0..1."""
+    """What the page chose: an offered style or a mix of them (``"red=0.7,blue=0.3"``), strength 0..1, temporal
+    smoothing 0..1."""
 
     style: str
     strength: float = 1.0
@@ -61,15 +63,20 @@ class StylizedTrack(MediaStreamTrack):
 
     Args:
         source: the incoming video track.
-        stylizer: the stylizer this track starts with (one per page: it holds the page's temporal history).
-        make_stylizer: builds the stylizer of another style, for :meth:`apply`.
+        stylizer: the page's stylizer for the whole stream (it holds the page's temporal history; a style change
+            switches its style).
+        settings: what ``stylizer`` was made with.
+        bank: the offered styles and their loaded networks, for :meth:`apply`.
+        fade: seconds a style change fades over (0: a cut); a change of a mix's weights alone applies at once.
+        clock: the clock of the fades.
         measure: keep the frame-counter stamp of a test clip unstylized (see ``framestyle.live.stamp``).
     """
 
     kind = "video"
 
-    def __init__(self, source: MediaStreamTrack, stylizer: Stylizer, settings: Settings,
-                 make_stylizer: StylizerFactory, *, measure: bool = False) -> None:
+    def __init__(self, source: MediaStreamTrack, stylizer: Stylizer, settings: Settings, bank: StyleBank, *,
+                 fade: float = DEFAULT_FADE, clock: Callable[[], float] = time.monotonic,
+                 measure: bool = False) -> None:
         super().__init__()
         self.source = source
         self.settings = settings
@@ -77,9 +84,12 @@ class StylizedTrack(MediaStreamTrack):
         #: Why the stylizing stopped, when it failed.
         self.error: str | None = None
         self._stylizer = stylizer
-        self._make_stylizer = make_stylizer
+        self._bank = bank
+        self._fade = fade
+        self._clock = clock
         self._measure = measure
-        self._pending: tuple[Stylizer, Settings] | None = None
+        self._pending: Settings | None = None
+        self._switch: tuple[StyleModel, StyleEngine, float] | None = None
         self._latest: tuple[av.VideoFrame, float] | None = None
         self._arrived = asyncio.Event()
         self._source_ended = False
@@ -118,12 +128,7 @@ class StylizedTrack(MediaStreamTrack):
                     await self._arrived.wait()
                 frame, arrived = self._latest
                 self._latest = None
-                if self._pending is not None:  # between frames: the stylizer is not in use
-                    stylizer, settings = self._pending
-                    self._pending = None
-                    stylizer.strength = settings.strength
-                    stylizer.set_temporal(settings.temporal)
-                    self._stylizer = stylizer
+                self._take_settings()  # between frames: the stylizer is not in use
                 try:
                     image = await loop.run_in_executor(None, self._stylize, self._stylizer, frame)
                 except Exception as error:  # a model that fails on this stream: say so and end the track
@@ -154,21 +159,40 @@ class StylizedTrack(MediaStreamTrack):
         self.stats.size = (out.width, out.height)
         return out
 
+    def _take_settings(self) -> None:
+        """Give the stylizer the settings applied since the last frame, and the style change among them."""
+        settings, self._pending = self._pending, None
+        if settings is None:
+            return
+        self._stylizer.strength = settings.strength
+        self._stylizer.set_temporal(settings.temporal)
+        if self._switch is not None:
+            model, engine, fade = self._switch
+            self._switch = None
+            self._stylizer.set_style(model, engine=engine, fade=fade, clock=self._clock)
+
     def _stylize(self, stylizer: Stylizer, frame: av.VideoFrame) -> np.ndarray:
         image = frame.to_ndarray(format="rgb24")
         styled = stylizer(image)
         return keep_stamp(image, styled) if self._measure else styled
 
     async def apply(self, settings: Settings) -> None:
-        """Switch to new settings: strength and smoothing from the next frame on; a new style as soon as its
-        network is loaded (frames keep flowing in the old style meanwhile). Raises ``StyleError`` for a bad value
-        or an unknown style, leaving the settings as they were."""
+        """Switch to new settings: strength and smoothing from the next frame on; a new style or mix as soon as its
+        network is loaded (frames keep flowing in the old style meanwhile), fading over the track's ``fade``, but
+        new weights of the same styles at once (a mixer's slider is its own fade). The stylizer and its temporal
+        history stay. Raises ``StyleError`` for a bad value or an unknown style, leaving the settings as they
+        were."""
         settings.check()
-        stylizer = self._pending[0] if self._pending is not None else self._stylizer
         if settings.style != self.settings.style:
-            stylizer = await asyncio.get_running_loop().run_in_executor(
-                None, self._make_stylizer, settings.style, settings.strength, settings.temporal)
-        self._pending, self.settings = (stylizer, settings), settings
+            model, engine = await asyncio.get_running_loop().run_in_executor(None, self._load, settings.style)
+            fade = 0.0 if _same_styles(settings.style, self.settings.style) else self._fade
+            self._switch = (model, engine, fade)
+        self._pending, self.settings = settings, settings
+
+    def _load(self, spec: str) -> tuple[StyleModel, StyleEngine]:
+        """The offered style or mix ``spec`` and its network (loaded on first use: call it off the event loop)."""
+        model = self._bank.style(spec)
+        return model, self._bank.engine_for(model)
 
     def stop(self) -> None:
         """End the track and its pump."""
@@ -177,3 +201,8 @@ class StylizedTrack(MediaStreamTrack):
         self._work.cancel()
         with contextlib.suppress(Exception):
             self.source.stop()
+
+
+def _same_styles(spec: str, other: str) -> bool:
+    """Whether two style specs name the same styles (a mix's weights moved, nothing else)."""
+    return {name for name, _ in parse_mix(spec)} == {name for name, _ in parse_mix(other)}

@@ -11,6 +11,7 @@ const live = (window.live = {
 });
 const HISTORY = 20000; // samples kept for the readout and the benchmark
 let pc = null, channel = null, lastStats = 0, styleRequested = null;
+let offered = [], baseStyle = null; // the server's styles; the one picked with the thumbnails
 
 function api(path) {
   return token ? `${path}${path.includes("?") ? "&" : "?"}token=${encodeURIComponent(token)}` : path;
@@ -160,6 +161,70 @@ function markStyle(name) {
   for (const button of $("styles").children) button.setAttribute("aria-checked", String(button.dataset.style === name));
 }
 
+// --- the mixer: the picked style and another of its shared network, with the balance between them ---------------
+const label = (name) => name.replaceAll("_", " ");
+const weight = (value) => String(Number(value.toFixed(2))); // "0.7", "1", "0"
+
+function parseSpec(spec) { // "a=0.7,b=0.3" (or "a") as [[name, share], ...], the shares summing to 1
+  const parts = spec.split(",").map((part) => {
+    const [name, value] = part.split("=");
+    return [name.trim(), value === undefined || !value.trim() ? 1 : Number(value)];
+  });
+  const total = parts.reduce((sum, [, share]) => sum + share, 0) || 1;
+  return parts.map(([name, share]) => [name, share / total]);
+}
+
+function describe(spec) {
+  const parts = parseSpec(spec);
+  return parts.length === 1 ? label(parts[0][0]) : parts.map(([name, share]) => `${Math.round(100 * share)}% ${label(name)}`).join(" + ");
+}
+
+function partners(name) { // the other offered styles of the shared network of style `name`
+  const own = offered.find((style) => style.name === name);
+  if (!own || own.network === null || own.network === undefined) return [];
+  return offered.filter((style) => style.network === own.network && style.name !== name);
+}
+
+function mixSpec() {
+  const other = $("mix-with").value;
+  if (!other) return baseStyle;
+  const share = Number($("balance").value);
+  return `${baseStyle}=${weight(1 - share)},${other}=${weight(share)}`;
+}
+
+function fillMixer(other) { // the mixer's choices for the picked style; hidden when it has none
+  const others = partners(baseStyle), select = $("mix-with");
+  select.replaceChildren(new Option("nothing", ""), ...others.map((style) => new Option(label(style.name), style.name)));
+  select.value = others.some((style) => style.name === other) ? other : "";
+  $("mixer").hidden = others.length === 0;
+}
+
+function showStyleControls(thumb = true) {
+  const other = $("mix-with").value;
+  $("balance").disabled = !other;
+  $("mix-base").textContent = label(baseStyle);
+  $("mix-other").textContent = other ? label(other) : "";
+  markStyle(baseStyle);
+  if (!thumb) return;
+  $("mix-thumb").hidden = !other;
+  if (other) $("mix-thumb").src = api(`/api/thumb/${encodeURIComponent(styleRequested)}.jpg`);
+}
+
+function showStyle(spec) { // the controls set to a style, or a mix of two styles of one shared network
+  styleRequested = spec;
+  const parts = parseSpec(spec);
+  baseStyle = parts[0][0];
+  fillMixer(parts.length === 2 ? parts[1][0] : "");
+  if ($("mix-with").value) $("balance").value = parts[1][1];
+  showStyleControls();
+}
+
+function chooseStyle(thumb = true) { // a style control moved: ask for its style or mix
+  styleRequested = mixSpec();
+  showStyleControls(thumb);
+  sendSettings();
+}
+
 function buildPicker(styles) {
   for (const style of styles) {
     const button = document.createElement("button");
@@ -171,9 +236,9 @@ function buildPicker(styles) {
     image.src = api(`/api/thumb/${encodeURIComponent(style.name)}.jpg`);
     image.alt = "";
     const name = document.createElement("span");
-    name.textContent = style.name.replaceAll("_", " ");
+    name.textContent = label(style.name);
     button.append(image, name);
-    button.addEventListener("click", () => { styleRequested = style.name; markStyle(style.name); sendSettings(); });
+    button.addEventListener("click", () => { baseStyle = style.name; fillMixer($("mix-with").value); chooseStyle(); });
     $("styles").append(button);
   }
 }
@@ -183,13 +248,13 @@ function onChannelMessage(event) {
   if (message.stats) { live.serverStats = message.stats; lastStats = performance.now(); }
   if (message.applied) {
     live.applied = message.applied;
-    $("remote-caption").textContent = `stylized: ${message.applied.style.replaceAll("_", " ")}`;
+    $("remote-caption").textContent = `stylized: ${describe(message.applied.style)}`;
   }
   if (message.error && !message.applied && message.error.startsWith("stylizing stopped")) return fail(message.error);
   if (message.error) {
     showMessage(message.error);
     setTimeout(() => { if (live.state === "streaming") showMessage(""); }, 6000);
-    if (message.applied) { styleRequested = message.applied.style; markStyle(styleRequested); }
+    if (message.applied) showStyle(message.applied.style);
   }
 }
 
@@ -274,9 +339,9 @@ async function start() {
   } catch {
     return fail("The stylize live server does not answer. Start it (stylize live) and reload this page.");
   }
+  offered = config.styles;
   buildPicker(config.styles);
-  styleRequested = query.get("style") || config.style;
-  markStyle(styleRequested);
+  showStyle(query.get("style") || config.style);
   $("strength").value = query.get("strength") || config.strength;
   $("temporal").value = query.get("temporal") || config.temporal;
   $("strength-value").textContent = Number($("strength").value).toFixed(2);
@@ -343,6 +408,9 @@ async function start() {
 
 $("strength").addEventListener("input", sendSettings);
 $("temporal").addEventListener("input", sendSettings);
+$("mix-with").addEventListener("change", () => chooseStyle());
+$("balance").addEventListener("input", () => chooseStyle(false)); // each move from the next frame, no fade
+$("balance").addEventListener("change", () => showStyleControls()); // the mix's thumbnail once the slider rests
 $("snapshot").addEventListener("click", snapshot);
 setInterval(updateReadout, 1000);
 start().catch((error) => fail(`Unexpected error: ${error.message}`));
