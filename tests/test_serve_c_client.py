@@ -75,3 +75,22 @@ def test_the_c_client_reports_a_refusal_in_one_line(example: Path) -> None:
         assert refused.returncode == 1
         assert refused.stderr.strip() == "framestyle_example: server error UNAUTHORIZED: wrong or missing token"
         assert run(example, guarded.addresses[0], "--token", "s3cret", "--check-invert").returncode == 0
+
+
+def test_the_c_client_sends_a_style_mix(example: Path) -> None:
+    mixes: list[tuple[tuple[str, float], ...]] = []
+
+    def record(job: FrameJob) -> np.ndarray:
+        mixes.append(job.mix)
+        return invert(job)
+
+    recording = Server([StyleEntry("invert"), StyleEntry("other")], lambda: record)
+    recording.listen_tcp("127.0.0.1", 0)
+    with recording:
+        for options in ([], ["--shm"]):
+            done = run(example, recording.addresses[0], "--frames", "3", "--check-invert", "--mix",
+                       "invert=1,other=3", *options)
+            assert done.returncode == 0, done.stderr
+        refused = run(example, recording.addresses[0], "--mix", "invert=1,purple=1")
+        assert refused.returncode == 1 and "--mix invert=1,purple=1" in refused.stderr
+    assert mixes == [(("invert", 0.25), ("other", 0.75))] * 6

@@ -3,6 +3,7 @@ motion-vector reprojection; plus a hypothesis fuzz of the decoders with malforme
 
 from __future__ import annotations
 
+import itertools
 import re
 import struct
 from pathlib import Path
@@ -78,6 +79,11 @@ def parse(message: bytes, allowed: frozenset[MessageType], limits: Limits = LIMI
     payload = message[HEADER.size:HEADER.size + length]
     if len(payload) < length:
         raise ProtocolError(ErrorCode.MALFORMED, "truncated payload")
+    after_fixed = iter(payload[FRAME.size:])
+
+    def read_mix(size: int) -> bytes:  # the style-mix block, read from the stream as a server reads it
+        return bytes(itertools.islice(after_fixed, size))
+
     decoders = {
         MessageType.HELLO: decode_hello,
         MessageType.WELCOME: decode_welcome,
@@ -86,7 +92,7 @@ def parse(message: bytes, allowed: frozenset[MessageType], limits: Limits = LIMI
         MessageType.PING: lambda p: decode_nonce(p, MessageType.PING),
         MessageType.PONG: lambda p: decode_nonce(p, MessageType.PONG),
         MessageType.BYE: lambda p: p,
-        MessageType.FRAME: lambda p: decode_frame_header(p[:FRAME.size], length, limits),
+        MessageType.FRAME: lambda p: decode_frame_header(p[:FRAME.size], length, limits, read_mix),
         MessageType.RESULT: lambda p: decode_result_header(p[:RESULT.size], length, limits),
     }
     return decoders[kind](payload)
@@ -143,13 +149,16 @@ def test_error_text_is_cut_at_a_character_boundary() -> None:
 
 def test_examples_in_the_specification_decode() -> None:
     blocks = re.findall(r"```\n((?:[0-9a-f]{2}[ \n].*\n)+)```", DOC.read_text(encoding="utf-8"))
-    assert len(blocks) == 2
-    hello, frame = (bytes.fromhex(" ".join(re.findall(r"^((?:[0-9a-f]{2} ?)+)", line)[0]
-                                           for line in block.splitlines())) for block in blocks)
+    assert len(blocks) == 3
+    hello, frame, mixed = (bytes.fromhex(" ".join(re.findall(r"^((?:[0-9a-f]{2} ?)+)", line)[0]
+                                                  for line in block.splitlines())) for block in blocks)
     assert parse(hello, CLIENT_MESSAGES) == Hello(in_flight=2, name="t")
     header = parse(frame, CLIENT_MESSAGES)
     assert isinstance(header, FrameHeader) and (header.frame_id, header.width, header.height) == (7, 2, 1)
     assert frame[-6:] == bytes([255, 0, 0, 0, 255, 0])
+    assert parse(mixed, CLIENT_MESSAGES) == FrameHeader(frame_id=8, width=2, height=1, pixel_format=PixelFormat.RGB8,
+                                                        mix=((0, 1.0), (2, 3.0)))
+    assert mixed[-6:] == frame[-6:]
 
 
 # --- validation ---------------------------------------------------------------------------------------------------
@@ -314,9 +323,10 @@ _VALID = [
     frame_message(),
     frame_message(pixel_format=PixelFormat.BGRA8, width=3, height=3, stride=13, motion=PlaneType.FLOAT16,
                   depth=PlaneType.FLOAT32, origin=Origin.BOTTOM_UP, slot=1),
+    frame_message(mix=((0, 0.5), (3, 2.0))),
     encode_nonce(MessageType.PING, 5),
     encode_bye(),
-    encode_welcome(Welcome(1, Mode.LATEST, 2, Capability(31), LIMITS, (StyleEntry("a", "b"),), 0, "framestyle-x",
+    encode_welcome(Welcome(1, Mode.LATEST, 2, Capability(63), LIMITS, (StyleEntry("a", "b"),), 0, "framestyle-x",
                            2, 4096, "s")),
     encode_result_header(ResultHeader(1, 2, 4, 2, 12, PixelFormat.RGB8, Origin.TOP_DOWN, 0)) + bytes(24),
     encode_dropped(Dropped(1, 2)),

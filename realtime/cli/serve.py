@@ -1,8 +1,9 @@
 """Serve stylized frames to game engines and other programs, many clients at once.
 
 Clients connect over TCP (127.0.0.1 by default), a Unix socket, or a Unix socket with the frames in shared
-memory, and send frames with optional motion vectors and depth; each client has its own style settings and
-temporal history. The protocol is docs/protocol.md; framestyle.serve.client and tools/clients/c are clients.
+memory, and send frames with optional motion vectors and depth; each client has its own style settings (a style,
+or a per-frame mix of styles of one shared network; a change fades over --fade seconds) and temporal history.
+The protocol is docs/protocol.md; framestyle.serve.client and tools/clients/c are clients.
 Per-client frames/s and latency are printed every --stats-interval seconds and on exit (Ctrl-C).
 """
 
@@ -14,7 +15,9 @@ import signal
 import threading
 
 from framestyle.catalog import offered_styles
+from framestyle.crossfade import DEFAULT_FADE
 from framestyle.engine import DEVICES, EngineOptions
+from framestyle.errors import InputError
 from framestyle.kernels.occlusion import DEFAULT_DEPTH_TOLERANCE
 from framestyle.serve.config import ServerConfig
 from framestyle.serve.pipeline import StyleBank, style_entries, style_pipelines
@@ -46,6 +49,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     style.add_argument("--depth-tolerance", type=float, default=DEFAULT_DEPTH_TOLERANCE, metavar="R",
                        help="relative depth change beyond which a reprojected pixel counts as disoccluded "
                        f"(default {DEFAULT_DEPTH_TOLERANCE})")
+    style.add_argument("--fade", type=float, default=DEFAULT_FADE, metavar="S", help="seconds a client's change of "
+                       f"style or mix fades over (default {DEFAULT_FADE}; 0: a cut)")
     style.add_argument("--max-side", type=int, metavar="N", help="run the network at most N pixels on the longer "
                        "side and upsample the result")
     style.add_argument("--device", choices=DEVICES, default="auto", help="where the network runs (default auto)")
@@ -82,6 +87,8 @@ def _report(line: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the server until interrupted (Ctrl-C or SIGTERM)."""
+    if not args.fade >= 0:  # NaN too
+        raise InputError(f"--fade takes 0 seconds or more, got {args.fade}")
     config = ServerConfig(
         limits=Limits(args.max_width, args.max_height, args.max_pixels), token=args.token,
         max_clients=args.max_clients, max_in_flight=args.max_in_flight, workers=args.workers,
@@ -93,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     bank = StyleBank(offered_styles(args.style), max_side=args.max_side,
                      engine_options=EngineOptions(device=args.device, threads=args.threads))
     entries = style_entries(bank)
-    server = Server(entries, style_pipelines(bank, args.temporal, args.depth_tolerance), config,
+    server = Server(entries, style_pipelines(bank, args.temporal, args.depth_tolerance, args.fade), config,
                     report=_report, stats_interval=args.stats_interval)
     try:
         if args.unix:

@@ -5,6 +5,7 @@ or through shared memory) and receive the stylized frames.
         stylized = client.stylize(frame)                 # one frame, synchronously
         client.submit(frame, motion=mv, depth=depth)     # pipelined: submit several, then
         reply = client.receive()                         # Result, Dropped or ErrorMessage, in order
+        client.stylize(frame, mix=[("red", 0.7), ("blue", 0.3)])  # a mix of styles of one shared network
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import itertools
 import socket
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +25,7 @@ from framestyle.serve.protocol import (
     NO_SLOT,
     RESULT,
     SERVER_MESSAGES,
+    Capability,
     Dropped,
     ErrorCode,
     ErrorMessage,
@@ -66,7 +69,8 @@ class ServerError(StyleError, ConnectionError):
 
 @dataclass(frozen=True)
 class Result:
-    """A stylized frame: ``image`` is (H, W, C) uint8 in the pixel format and row order the frame was sent in."""
+    """A stylized frame: ``image`` is (H, W, C) uint8 in the pixel format and row order the frame was sent in;
+    ``style`` the name of its style, or for a mix ``name=weight,...`` as sent."""
 
     frame_id: int
     timestamp: int
@@ -150,6 +154,11 @@ class Client:
         return self._shm is not None
 
     @property
+    def style_mix(self) -> bool:
+        """Whether the server takes a mix of styles with each frame (``submit(mix=...)``)."""
+        return bool(self.welcome.capabilities & Capability.STYLE_MIX)
+
+    @property
     def pending(self) -> int:
         """Frames sent whose replies have not been returned by :meth:`receive` yet."""
         return len(self._pending) + len(self._ready)
@@ -158,12 +167,14 @@ class Client:
                origin: Origin = Origin.TOP_DOWN, motion: np.ndarray | None = None, depth: np.ndarray | None = None,
                motion_scale: tuple[float, float] = (1.0, 1.0), style: str | int | None = None,
                strength: float = 1.0, temporal: bool = True, reset: bool = False, preserve_color: bool = False,
-               timestamp: int | None = None) -> int:
+               timestamp: int | None = None, mix: Sequence[tuple[str | int, float]] = ()) -> int:
         """Send one frame and return its frame id; waits only while :attr:`in_flight` frames await replies.
 
         ``image`` is (H, W, 3) or (H, W, 4) uint8, in ``pixel_format`` (default RGB8 or RGBA8 by channel count),
         rows in ``origin`` order. ``motion`` (H, W, 2) and ``depth`` (H, W) float16 or float32 follow the
         conventions of docs/protocol.md (backward motion in pixels times ``motion_scale``; linear depth).
+        ``mix``: up to four (style name or index, weight) pairs, in place of ``style``, for a server that takes
+        style mixes (:attr:`style_mix`); the weights are scaled to sum to 1 by the server.
         """
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] not in (3, 4):
             raise StyleError(f"expected an (H, W, 3) or (H, W, 4) uint8 image, got {image.dtype} {image.shape}")
@@ -182,7 +193,8 @@ class Client:
             frame_id=frame_id, width=width, height=height, pixel_format=pixel_format,
             timestamp=time.monotonic_ns() // 1000 if timestamp is None else timestamp, origin=origin,
             motion=motion_type, depth=depth_type, style=self._style_index(style), flags=FrameFlags(flags),
-            strength=strength, motion_scale=motion_scale, slot=self._free_slots[-1] if self._shm else NO_SLOT)
+            strength=strength, motion_scale=motion_scale, slot=self._free_slots[-1] if self._shm else NO_SLOT,
+            mix=self._mix(mix, style))
         check_frame_header(header, self.welcome.limits)
         if self._shm is not None:
             if header.layout.total > self._shm.slot_bytes:
@@ -268,6 +280,16 @@ class Client:
             raise StyleError(f"the server has no style {style!r}; it has: {', '.join(self.styles)}")
         return self.styles.index(style)
 
+    def _mix(self, mix: Sequence[tuple[str | int, float]], style: str | int | None) -> tuple[tuple[int, float], ...]:
+        """A frame's style mix as (style index, weight) pairs (checked further with the rest of the header)."""
+        if not mix:
+            return ()
+        if not self.style_mix:
+            raise StyleError("the server does not take style mixes")
+        if style is not None:
+            raise StyleError("give a frame a style or a mix, not both")
+        return tuple((self._style_index(name), float(weight)) for name, weight in mix)
+
     def _read_welcome(self) -> Welcome:
         header = recv_header(self._sock, frozenset({MessageType.WELCOME, MessageType.ERROR}), _CLIENT_LIMITS,
                              self.timeout, self.timeout)
@@ -333,7 +355,7 @@ class Client:
             image = pixel_view(self._shm.slot(result.slot), result.width, result.height, result.stride,
                                result.pixel_format).copy()
             self._free_slots.append(result.slot)
-        return _result(result, image, self.welcome)
+        return _result(result, image, self.welcome, sent.mix)
 
     def _settle(self, frame_id: int, slot: int, kind: MessageType) -> FrameHeader:
         """Take a frame off the pending list, freeing its slot unless the caller still has to read the result from
@@ -351,9 +373,12 @@ class Client:
         return sent
 
 
-def _result(header: ResultHeader, image: np.ndarray, welcome: Welcome) -> Result:
-    return Result(header.frame_id, header.timestamp, image, welcome.styles[header.style].name
-                  if header.style < len(welcome.styles) else "", header.queue_us, header.process_us)
+def _result(header: ResultHeader, image: np.ndarray, welcome: Welcome, mix: tuple[tuple[int, float], ...]) -> Result:
+    if mix:
+        style = ",".join(f"{welcome.styles[index].name}={weight:g}" for index, weight in mix)
+    else:
+        style = welcome.styles[header.style].name if header.style < len(welcome.styles) else ""
+    return Result(header.frame_id, header.timestamp, image, style, header.queue_us, header.process_us)
 
 
 def _connect(address: str, timeout: float) -> socket.socket:

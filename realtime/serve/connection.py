@@ -46,6 +46,7 @@ from framestyle.serve.protocol import (
     encode_nonce,
     encode_result_header,
     encode_welcome,
+    mix_weights,
 )
 from framestyle.serve.shm import SlotMemory, shm_available
 from framestyle.serve.stats import ClientStats
@@ -249,12 +250,18 @@ class Connection:
                 raise ProtocolError(ErrorCode.TOO_MANY_IN_FLIGHT, f"more than {self._granted} frames in flight")
 
     def _receive_frame(self, length: int, deadline: float) -> _Frame:
-        header = decode_frame_header(recv_bytes(self._sock, FRAME.size, deadline), length, self._config.limits)
-        if header.style != DEFAULT_STYLE and header.style >= len(self._service.styles):
-            raise ProtocolError(ErrorCode.UNKNOWN_STYLE, f"style {header.style} is not one of the "
-                                                         f"{len(self._service.styles)} listed")
+        def read_mix(size: int) -> bytes:
+            return recv_bytes(self._sock, size, deadline)
+
+        mixes = bool(self._service.capabilities & Capability.STYLE_MIX)
+        header = decode_frame_header(recv_bytes(self._sock, FRAME.size, deadline), length, self._config.limits,
+                                     read_mix if mixes else None)
+        for style in (header.style, *(index for index, _ in header.mix)):
+            if style != DEFAULT_STYLE and style >= len(self._service.styles):
+                raise ProtocolError(ErrorCode.UNKNOWN_STYLE, f"style {style} is not one of the "
+                                                             f"{len(self._service.styles)} listed")
         if header.slot == NO_SLOT:
-            body = self._buffer(length - FRAME.size)
+            body = self._buffer(header.body_length)
             recv_into(self._sock, memoryview(body), deadline)
             return _Frame(header, body, time.monotonic())
         if self._shm is None:
@@ -352,11 +359,13 @@ class Connection:
             motion = depth = None
         elif motion is not None and frame.carry is not None:
             motion = compose_motion(motion, frame.carry)
+        styles = self._service.styles
         style = self._service.default_style if header.style == DEFAULT_STYLE else header.style
-        job = FrameJob(rgb=rgb, style=self._service.styles[style].name, strength=header.strength,
+        job = FrameJob(rgb=rgb, style=styles[style].name, strength=header.strength,
                        temporal=bool(header.flags & FrameFlags.TEMPORAL),
                        reset=frame.reset or bool(header.flags & FrameFlags.RESET),
-                       preserve_color=bool(header.flags & FrameFlags.PRESERVE_COLOR), motion=motion, depth=depth)
+                       preserve_color=bool(header.flags & FrameFlags.PRESERVE_COLOR), motion=motion, depth=depth,
+                       mix=tuple((styles[index].name, weight) for index, weight in mix_weights(header.mix)))
         assert self._processor is not None
         output = self._processor(job)
         if not isinstance(output, np.ndarray) or output.shape != rgb.shape or output.dtype != np.uint8:
@@ -369,7 +378,8 @@ class Connection:
         write_pixels(out, output, alpha, header.width, header.height, header.stride, header.pixel_format,
                      header.origin)
         result = ResultHeader(header.frame_id, header.timestamp, header.width, header.height, header.stride,
-                              header.pixel_format, header.origin, style, header.slot,
+                              header.pixel_format, header.origin, DEFAULT_STYLE if header.mix else style,
+                              header.slot,
                               queue_us=round((started - frame.received) * 1e6),
                               process_us=round((time.monotonic() - started) * 1e6))
         return [encode_result_header(result), out] if inline else [encode_result_header(result)]

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import math
 import struct
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from enum import IntEnum, IntFlag
 from typing import TypeVar
 
@@ -29,6 +30,10 @@ DROPPED = struct.Struct("<QQIHH")
 ERROR = struct.Struct("<HHIQ")
 NONCE = struct.Struct("<Q")
 TEXT_LENGTH = struct.Struct("<H")
+#: The style-mix block of a FRAME with the MIX flag: entry count and reserved, then the entries.
+MIX_HEAD = struct.Struct("<HH")
+#: One entry of a style mix: style index, reserved, weight.
+MIX_ENTRY = struct.Struct("<HHf")
 
 #: ``slot`` of a frame whose planes follow its header on the socket (not in shared memory).
 NO_SLOT = 0xFFFFFFFF
@@ -40,6 +45,12 @@ MAX_TEXT = 255
 MAX_ERROR_TEXT = 1024
 #: Most styles a server lists.
 MAX_STYLES = 1024
+#: Most styles in one frame's style mix.
+MAX_MIX = 4
+#: Longest style-mix block.
+MAX_MIX_BLOCK = MIX_HEAD.size + MAX_MIX * MIX_ENTRY.size
+#: The largest finite f32 (a larger mix weight cannot be sent).
+F32_MAX = 3.4028234663852886e38
 #: Planes after the first start at a multiple of this many bytes from the start of the frame's body.
 PLANE_ALIGN = 16
 #: A pixel row may carry fewer than this many padding bytes (D3D12 read-backs pad rows to 256 bytes).
@@ -112,6 +123,8 @@ class FrameFlags(IntFlag):
     TEMPORAL = 1
     RESET = 2
     PRESERVE_COLOR = 4
+    #: A style-mix block follows the fixed frame header (only to a server offering :attr:`Capability.STYLE_MIX`).
+    MIX = 8
 
 
 class HelloFlags(IntFlag):
@@ -128,6 +141,7 @@ class Capability(IntFlag):
     SHARED_MEMORY = 4
     LATEST = 8
     FLOAT16 = 16
+    STYLE_MIX = 32
 
 
 class ErrorFlags(IntFlag):
@@ -195,7 +209,7 @@ def max_payload(kind: MessageType, limits: Limits) -> int:
     """The longest payload a message of this type may have."""
     return {
         MessageType.HELLO: HELLO.size + 2 * MAX_TEXT,
-        MessageType.FRAME: FRAME.size + limits.max_body,
+        MessageType.FRAME: FRAME.size + MAX_MIX_BLOCK + limits.max_body,
         MessageType.PING: NONCE.size,
         MessageType.BYE: 0,
         MessageType.WELCOME: WELCOME.size + 2 * MAX_TEXT + MAX_STYLES * 2 * (TEXT_LENGTH.size + MAX_TEXT),
@@ -239,10 +253,12 @@ def _enum(kind: type[_Enum], value: int, what: str) -> _Enum:
         raise ProtocolError(ErrorCode.MALFORMED, f"unknown {what} {value}") from None
 
 
-def _flags(kind: type[_Flag], value: int, what: str) -> _Flag:
-    known = 0
-    for member in kind:
-        known |= int(member)
+def _flags(kind: type[_Flag], value: int, what: str, known: int | None = None) -> _Flag:
+    """``value`` as flags of ``kind``; bits outside ``known`` (default: every member's) are refused."""
+    if known is None:
+        known = 0
+        for member in kind:
+            known |= int(member)
     if value & ~known:
         raise ProtocolError(ErrorCode.MALFORMED, f"unknown {what} bits 0x{value & ~known:x}")
     return kind(value)
@@ -428,7 +444,9 @@ def plane_layout(width: int, height: int, stride: int, motion: PlaneType, depth:
 
 @dataclass(frozen=True)
 class FrameHeader:
-    """A frame's fixed header: identity, geometry, optional planes, and per-frame controls."""
+    """A frame's fixed header: identity, geometry, optional planes, and per-frame controls; ``mix`` (style index,
+    weight) pairs, when given, are its style-mix block (``style`` is then :data:`DEFAULT_STYLE`, and ``flags``
+    always carry :attr:`FrameFlags.MIX` exactly when there is a mix)."""
 
     frame_id: int
     width: int
@@ -444,9 +462,12 @@ class FrameHeader:
     strength: float = 1.0
     motion_scale: tuple[float, float] = (1.0, 1.0)
     slot: int = NO_SLOT
+    mix: tuple[tuple[int, float], ...] = ()
     layout: Layout = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        flags = self.flags | FrameFlags.MIX if self.mix else self.flags & ~FrameFlags.MIX
+        object.__setattr__(self, "flags", FrameFlags(flags))
         if self.stride == 0:
             object.__setattr__(self, "stride", self.width * self.pixel_format.channels)
         object.__setattr__(self, "layout", plane_layout(self.width, self.height, self.stride, self.motion,
@@ -456,6 +477,11 @@ class FrameHeader:
     def body_length(self) -> int:
         """Bytes of body that follow the header on the socket: none when the planes are in shared memory."""
         return 0 if self.slot != NO_SLOT else self.layout.total
+
+    @property
+    def mix_length(self) -> int:
+        """Bytes of the style-mix block between the fixed header and the body (0 without a mix)."""
+        return MIX_HEAD.size + len(self.mix) * MIX_ENTRY.size if self.mix else 0
 
 
 def check_geometry(width: int, height: int, stride: int, pixel_format: PixelFormat, limits: Limits) -> None:
@@ -482,38 +508,103 @@ def check_frame_header(header: FrameHeader, limits: Limits) -> None:
         raise ProtocolError(ErrorCode.MALFORMED, f"motion scale must be finite and at most {MAX_MOTION_SCALE:g}")
     if header.depth != PlaneType.NONE and header.motion == PlaneType.NONE:
         raise ProtocolError(ErrorCode.MALFORMED, "a depth plane needs a motion-vector plane")
+    if header.mix:
+        check_mix(header.mix, header.style)
+
+
+def check_mix(mix: tuple[tuple[int, float], ...], style: int) -> None:
+    """Refuse a style mix of no or too many styles, with a weight that is negative or not finite, whose weights
+    sum to zero, or sent with a style index in the fixed header. Style indices are checked against the server's list
+    by the server."""
+    if not 1 <= len(mix) <= MAX_MIX:
+        raise ProtocolError(ErrorCode.MALFORMED, f"a style mix has 1..{MAX_MIX} styles, got {len(mix)}")
+    if style != DEFAULT_STYLE:
+        raise ProtocolError(ErrorCode.MALFORMED, f"a frame with a style mix must have style 0x{DEFAULT_STYLE:X}, "
+                                                 f"got {style}")
+    for index, weight in mix:
+        if not 0.0 <= weight <= F32_MAX:  # NaN fails too
+            raise ProtocolError(ErrorCode.MALFORMED, f"style mix weight {weight} of style {index} must be finite "
+                                                     f"and not negative")
+    if not sum(weight for _, weight in mix) > 0.0:
+        raise ProtocolError(ErrorCode.MALFORMED, "style mix weights sum to zero")
+
+
+def mix_weights(mix: tuple[tuple[int, float], ...]) -> tuple[tuple[int, float], ...]:
+    """A checked style mix with its weights scaled to sum to 1."""
+    total = sum(weight for _, weight in mix)
+    return tuple((index, weight / total) for index, weight in mix)
+
+
+def encode_mix(mix: tuple[tuple[int, float], ...]) -> bytes:
+    """The style-mix block (empty without a mix)."""
+    if not mix:
+        return b""
+    return MIX_HEAD.pack(len(mix), 0) + b"".join(MIX_ENTRY.pack(index, 0, weight) for index, weight in mix)
+
+
+def decode_mix(read: Callable[[int], bytes], available: int) -> tuple[tuple[int, float], ...]:
+    """A style-mix block taken with ``read(n)`` (which returns the next ``n`` bytes of the payload) from the
+    ``available`` bytes that follow the fixed frame header; nothing beyond them is read."""
+    if available < MIX_HEAD.size:
+        raise ProtocolError(ErrorCode.MALFORMED, "FRAME has the MIX flag but no style-mix block")
+    count, reserved = MIX_HEAD.unpack(read(MIX_HEAD.size))
+    if reserved != 0:
+        raise ProtocolError(ErrorCode.MALFORMED, "style-mix block reserved field must be 0")
+    if not 1 <= count <= MAX_MIX:
+        raise ProtocolError(ErrorCode.MALFORMED, f"a style mix has 1..{MAX_MIX} styles, got {count}")
+    if available < MIX_HEAD.size + count * MIX_ENTRY.size:
+        raise ProtocolError(ErrorCode.MALFORMED, f"FRAME payload is too short for a mix of {count} styles")
+    entries = read(count * MIX_ENTRY.size)
+    mix = []
+    for offset in range(0, len(entries), MIX_ENTRY.size):
+        index, reserved, weight = MIX_ENTRY.unpack_from(entries, offset)
+        if reserved != 0:
+            raise ProtocolError(ErrorCode.MALFORMED, "style-mix entry reserved field must be 0")
+        mix.append((index, weight))
+    return tuple(mix)
 
 
 def encode_frame_header(header: FrameHeader) -> bytes:
-    """The message header and fixed frame header; the body (if not in shared memory) follows them."""
+    """The message header, fixed frame header and style-mix block; the body (if not in shared memory) follows
+    them."""
     payload = FRAME.pack(header.frame_id, header.timestamp, header.width, header.height, header.stride,
                          header.pixel_format, header.origin, header.motion, header.depth, header.style, header.flags,
-                         header.strength, header.motion_scale[0], header.motion_scale[1], header.slot, 0)
+                         header.strength, header.motion_scale[0], header.motion_scale[1], header.slot,
+                         0) + encode_mix(header.mix)
     return encode_header(MessageType.FRAME, len(payload) + header.body_length) + payload
 
 
-def decode_frame_header(fixed: bytes, length: int, limits: Limits) -> FrameHeader:
+def decode_frame_header(fixed: bytes, length: int, limits: Limits,
+                        read_mix: Callable[[int], bytes] | None = None) -> FrameHeader:
     """The frame header from the first :data:`FRAME` bytes of a payload of ``length`` bytes, checked against
-    ``limits`` and against ``length`` (which must be exactly the header plus its inline body)."""
+    ``limits`` and against ``length`` (which must be exactly the header, its style-mix block and its inline body).
+
+    ``read_mix(n)`` returns the next ``n`` bytes of the payload, for the style-mix block: without it (a server not
+    offering :attr:`Capability.STYLE_MIX`) the MIX flag is refused as unknown. The fixed header is checked before
+    anything more is read."""
     if len(fixed) != FRAME.size or length < FRAME.size:
         raise ProtocolError(ErrorCode.MALFORMED, f"FRAME payload is at least {FRAME.size} bytes")
     (frame_id, timestamp, width, height, stride, pixel_format, origin, motion, depth, style, flags, strength,
      scale_x, scale_y, slot, reserved) = FRAME.unpack(fixed)
     if reserved != 0:
         raise ProtocolError(ErrorCode.MALFORMED, "FRAME reserved field must be 0")
+    known = FrameFlags.TEMPORAL | FrameFlags.RESET | FrameFlags.PRESERVE_COLOR
+    flags = _flags(FrameFlags, flags, "frame flag", known if read_mix is None else known | FrameFlags.MIX)
     header = FrameHeader(
         frame_id=frame_id, width=width, height=height, stride=stride,
         pixel_format=_enum(PixelFormat, pixel_format, "pixel format"), timestamp=timestamp,
         origin=_enum(Origin, origin, "origin"), motion=_enum(PlaneType, motion, "motion type"),
-        depth=_enum(PlaneType, depth, "depth type"), style=style,
-        flags=_flags(FrameFlags, flags, "frame flag"), strength=strength,
+        depth=_enum(PlaneType, depth, "depth type"), style=style, flags=flags, strength=strength,
         motion_scale=(scale_x, scale_y), slot=slot)
     check_frame_header(header, limits)
     if stride == 0:
         raise ProtocolError(ErrorCode.MALFORMED, "row stride must not be 0")
-    if length != FRAME.size + header.body_length:
-        raise ProtocolError(ErrorCode.MALFORMED, f"FRAME payload is {length} bytes; its header says "
-                                                 f"{FRAME.size + header.body_length}")
+    if flags & FrameFlags.MIX and read_mix is not None:
+        header = replace(header, mix=decode_mix(read_mix, length - FRAME.size))
+        check_mix(header.mix, header.style)
+    expected = FRAME.size + header.mix_length + header.body_length
+    if length != expected:
+        raise ProtocolError(ErrorCode.MALFORMED, f"FRAME payload is {length} bytes; its header says {expected}")
     return header
 
 

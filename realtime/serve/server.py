@@ -45,7 +45,8 @@ class Server:
         if not styles or not 0 <= default_style < len(styles):
             raise StyleError("a server needs at least one style, and its default among them")
         self.config = config or ServerConfig()
-        capabilities = Capability.MOTION | Capability.DEPTH | Capability.LATEST | Capability.FLOAT16
+        capabilities = (Capability.MOTION | Capability.DEPTH | Capability.LATEST | Capability.FLOAT16
+                        | Capability.STYLE_MIX)
         if self.config.shared_memory and shm_available():
             capabilities |= Capability.SHARED_MEMORY
         self._report = report or (lambda line: None)

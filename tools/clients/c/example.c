@@ -6,8 +6,9 @@
  *     cc -std=c99 -O2 -o framestyle_example tools/clients/c/example.c
  *     ./framestyle_example unix:/tmp/framestyle.sock --frames 100 --out last.ppm [--shm] [--latest]
  *
- * Options: --frames N, --size WxH, --style NAME, --token T, --shm, --latest, --out FILE.ppm, and --check-invert
- * (verify that each result is the colour negative of its frame: for tests against a server that inverts).
+ * Options: --frames N, --size WxH, --style NAME, --mix NAME=WEIGHT,NAME=WEIGHT (a mix of up to four styles of one
+ * shared network, in place of --style), --token T, --shm, --latest, --out FILE.ppm, and --check-invert (verify
+ * that each result is the colour negative of its frame: for tests against a server that inverts).
  */
 #define _POSIX_C_SOURCE 200809L
 #include "framestyle_client.h"
@@ -52,14 +53,35 @@ static int write_ppm(const char *path, const unsigned char *bgra, uint32_t width
     return fclose(file);
 }
 
+/* Fills frame->mix from "NAME=WEIGHT,NAME=WEIGHT"; returns 0, or -1 for an unknown style, a part without a weight
+ * or more than FS_MAX_MIX parts. */
+static int parse_mix(const fs_client *client, const char *spec, fs_frame *frame) {
+    char copy[1024];
+    if (strlen(spec) >= sizeof copy) return -1;
+    strcpy(copy, spec);
+    frame->mix_count = 0;
+    for (char *part = strtok(copy, ","); part; part = strtok(NULL, ",")) {
+        char *equals = strchr(part, '=');
+        if (!equals || frame->mix_count == FS_MAX_MIX) return -1;
+        *equals = 0;
+        int index = fs_style_index(client, part);
+        if (index < 0) return -1;
+        frame->mix[frame->mix_count].style = (uint16_t)index;
+        frame->mix[frame->mix_count].weight = strtof(equals + 1, NULL);
+        frame->mix_count++;
+    }
+    return frame->mix_count ? 0 : -1;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: %s HOST:PORT|unix:PATH [--frames N] [--size WxH] [--style NAME] [--token T] "
-                        "[--shm] [--latest] [--out FILE.ppm] [--check-invert]\n", argv[0]);
+        fprintf(stderr, "usage: %s HOST:PORT|unix:PATH [--frames N] [--size WxH] [--style NAME] "
+                        "[--mix NAME=W,NAME=W] [--token T] [--shm] [--latest] [--out FILE.ppm] [--check-invert]\n",
+                argv[0]);
         return 2;
     }
     unsigned frames = 30, width = 64, height = 36;
-    const char *out = NULL, *style = NULL;
+    const char *out = NULL, *style = NULL, *mix = NULL;
     int check_invert = 0;
     fs_options options = fs_default_options();
     options.name = "c-example";
@@ -67,6 +89,7 @@ int main(int argc, char **argv) {
         if (!strcmp(argv[i], "--frames") && i + 1 < argc) frames = (unsigned)atoi(argv[++i]);
         else if (!strcmp(argv[i], "--size") && i + 1 < argc) sscanf(argv[++i], "%ux%u", &width, &height);
         else if (!strcmp(argv[i], "--style") && i + 1 < argc) style = argv[++i];
+        else if (!strcmp(argv[i], "--mix") && i + 1 < argc) mix = argv[++i];
         else if (!strcmp(argv[i], "--token") && i + 1 < argc) options.token = argv[++i];
         else if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
         else if (!strcmp(argv[i], "--shm")) options.shared_memory = 1;
@@ -91,6 +114,13 @@ int main(int argc, char **argv) {
     int style_index = style ? fs_style_index(&client, style) : (int)FS_DEFAULT_STYLE;
     if (style_index < 0) {
         fprintf(stderr, "framestyle_example: the server has no style %s\n", style);
+        fs_close(&client);
+        return 1;
+    }
+    fs_frame mixed = fs_default_frame();
+    if (mix && parse_mix(&client, mix, &mixed) != 0) {
+        fprintf(stderr, "framestyle_example: --mix %s: give up to %d NAME=WEIGHT parts of the server's styles\n",
+                mix, FS_MAX_MIX);
         fs_close(&client);
         return 1;
     }
@@ -123,6 +153,8 @@ int main(int argc, char **argv) {
             frame.pixel_format = FS_BGRA8;
             frame.origin = FS_BOTTOM_UP;
             frame.style = (uint16_t)style_index;
+            frame.mix_count = mixed.mix_count;
+            memcpy(frame.mix, mixed.mix, sizeof frame.mix);
             frame.flags = FS_FLAG_TEMPORAL | (sent == 0 ? FS_FLAG_RESET : 0);
             frame.pixels = input;
             frame.motion_type = FS_PLANE_F16;

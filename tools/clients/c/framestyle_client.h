@@ -9,6 +9,9 @@
  *     fs_frame frame = fs_default_frame();
  *     frame.frame_id = 1; frame.width = w; frame.height = h; frame.stride = w * 4;
  *     frame.pixel_format = FS_BGRA8; frame.origin = FS_BOTTOM_UP; frame.pixels = rgba;
+ *     // optional, when client.capabilities has FS_CAP_STYLE_MIX: a mix of styles of one shared network
+ *     frame.mix_count = 2; frame.mix[0].style = 0; frame.mix[0].weight = 0.7f;
+ *     frame.mix[1].style = 2; frame.mix[1].weight = 0.3f;
  *     fs_send_frame(&client, &frame);                     // up to client.in_flight frames before receiving
  *     fs_reply reply;
  *     fs_receive(&client, &reply, out, out_capacity);    // RESULT (pixels in out), DROPPED or frame ERROR
@@ -22,6 +25,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -45,6 +49,9 @@
 #define FS_HEADER_SIZE 12
 #define FS_FRAME_SIZE 56
 #define FS_RESULT_SIZE 48
+#define FS_MAX_MIX 4          /* styles in one frame's style mix at most */
+#define FS_MIX_HEAD_SIZE 4    /* style-mix block: u16 count, u16 reserved, then the entries */
+#define FS_MIX_ENTRY_SIZE 8   /* one entry: u16 style, u16 reserved, f32 weight */
 
 enum fs_message { FS_HELLO = 0x01, FS_FRAME = 0x02, FS_PING = 0x03, FS_BYE = 0x04,
                   FS_WELCOME = 0x81, FS_RESULT = 0x82, FS_DROPPED = 0x83, FS_ERROR = 0x84, FS_PONG = 0x85 };
@@ -52,7 +59,10 @@ enum fs_pixel_format { FS_RGBA8 = 1, FS_BGRA8 = 2, FS_RGB8 = 3, FS_BGR8 = 4 };
 enum fs_origin { FS_TOP_DOWN = 0, FS_BOTTOM_UP = 1 };
 enum fs_plane { FS_PLANE_NONE = 0, FS_PLANE_F16 = 1, FS_PLANE_F32 = 2 };
 enum fs_mode { FS_ORDERED = 0, FS_LATEST = 1 };
-enum fs_frame_flag { FS_FLAG_TEMPORAL = 1, FS_FLAG_RESET = 2, FS_FLAG_PRESERVE_COLOR = 4 };
+enum fs_frame_flag { FS_FLAG_TEMPORAL = 1, FS_FLAG_RESET = 2, FS_FLAG_PRESERVE_COLOR = 4,
+                     FS_FLAG_MIX = 8 /* set by fs_send_frame when the frame has a mix */ };
+enum fs_capability { FS_CAP_MOTION = 1, FS_CAP_DEPTH = 2, FS_CAP_SHARED_MEMORY = 4, FS_CAP_LATEST = 8,
+                     FS_CAP_FLOAT16 = 16, FS_CAP_STYLE_MIX = 32 };
 enum fs_reply_kind { FS_REPLY_RESULT = 1, FS_REPLY_DROPPED = 2, FS_REPLY_ERROR = 3 };
 enum fs_status { FS_OK = 0, FS_ERR_IO = -1, FS_ERR_PROTOCOL = -2, FS_ERR_SERVER = -3, FS_ERR_ARGUMENT = -4,
                  FS_ERR_TIMEOUT = -5 };
@@ -71,6 +81,11 @@ typedef struct {
 } fs_options;
 
 typedef struct {
+    uint16_t style;          /* index into client->style_names */
+    float weight;            /* finite, >= 0; the server scales a mix's weights to sum to 1 */
+} fs_mix_entry;
+
+typedef struct {
     uint64_t frame_id;       /* unique among the frames in flight */
     uint64_t timestamp;      /* echoed in the reply */
     uint32_t width, height;
@@ -86,6 +101,8 @@ typedef struct {
     const void *pixels;      /* height rows of stride bytes */
     const void *motion;      /* width * height * 2 values, rows in the pixels' order, or NULL */
     const void *depth;       /* width * height values, or NULL */
+    unsigned mix_count;      /* 0, or 1..FS_MAX_MIX styles mixed in place of `style` (FS_CAP_STYLE_MIX servers) */
+    fs_mix_entry mix[FS_MAX_MIX];
 } fs_frame;
 
 typedef struct {
@@ -476,8 +493,42 @@ static inline int fs_style_index(const fs_client *c, const char *name) {
 
 /* --- frames ----------------------------------------------------------------------------------------------------- */
 
-/* Sends one frame (through a shared-memory slot when granted). Fails with FS_ERR_ARGUMENT, sending nothing, if
- * client->in_flight frames already await replies: call fs_receive first. */
+/* Checks a frame's style mix against the server's offer and styles (docs/protocol.md, "Style mix"). */
+static inline int fs__check_mix(fs_client *c, const fs_frame *f) {
+    if (!f->mix_count) return FS_OK;
+    if (!(c->capabilities & FS_CAP_STYLE_MIX))
+        return fs__fail(c, FS_ERR_ARGUMENT, "the server does not take style mixes");
+    if (f->mix_count > FS_MAX_MIX)
+        return fs__fail(c, FS_ERR_ARGUMENT, "a style mix has 1..%d styles, got %u", FS_MAX_MIX, f->mix_count);
+    double total = 0.0;
+    for (unsigned i = 0; i < f->mix_count; i++) {
+        float weight = f->mix[i].weight;
+        if (f->mix[i].style >= c->style_count || !isfinite(weight) || weight < 0.0f)
+            return fs__fail(c, FS_ERR_ARGUMENT, "style mix entry %u: style out of range, or a weight that is "
+                            "negative or not finite", i);
+        total += weight;
+    }
+    if (!(total > 0.0)) return fs__fail(c, FS_ERR_ARGUMENT, "the style mix's weights sum to zero");
+    return FS_OK;
+}
+
+/* Writes a frame's style-mix block at `p`; returns its size (0 without a mix). */
+static inline size_t fs__put_mix(unsigned char *p, const fs_frame *f) {
+    if (!f->mix_count) return 0;
+    fs__put16(p, (uint16_t)f->mix_count);
+    fs__put16(p + 2, 0);
+    for (unsigned i = 0; i < f->mix_count; i++) {
+        unsigned char *entry = p + FS_MIX_HEAD_SIZE + (size_t)i * FS_MIX_ENTRY_SIZE;
+        fs__put16(entry, f->mix[i].style);
+        fs__put16(entry + 2, 0);
+        fs__putf(entry + 4, f->mix[i].weight);
+    }
+    return FS_MIX_HEAD_SIZE + (size_t)f->mix_count * FS_MIX_ENTRY_SIZE;
+}
+
+/* Sends one frame (through a shared-memory slot when granted), with its style mix if it has one. Fails with
+ * FS_ERR_ARGUMENT, sending nothing, if client->in_flight frames already await replies (call fs_receive first) or
+ * a field is out of range. */
 static inline int fs_send_frame(fs_client *c, const fs_frame *f) {
     if (c->fd < 0) return fs__fail(c, FS_ERR_ARGUMENT, "not connected");
     if (c->pending_count >= c->in_flight)
@@ -490,6 +541,8 @@ static inline int fs_send_frame(fs_client *c, const fs_frame *f) {
         || (f->depth_type && !f->depth) || (f->depth_type && !f->motion_type))
         return fs__fail(c, FS_ERR_ARGUMENT, "frame %llu: size, stride, format or planes out of range",
                         (unsigned long long)f->frame_id);
+    int status = fs__check_mix(c, f);
+    if (status) return status;
     size_t motion_at, depth_at;
     size_t body = fs_body_layout(f->width, f->height, f->stride, f->motion_type, f->depth_type, &motion_at,
                                  &depth_at);
@@ -508,9 +561,10 @@ static inline int fs_send_frame(fs_client *c, const fs_frame *f) {
         if (motion_bytes) memcpy(base + motion_at, f->motion, motion_bytes);
         if (depth_bytes) memcpy(base + depth_at, f->depth, depth_bytes);
     }
-    unsigned char h[FS_HEADER_SIZE + FS_FRAME_SIZE];
-    fs__header(h, FS_FRAME, (uint32_t)(FS_FRAME_SIZE + (c->shm ? 0 : body)));
+    unsigned char h[FS_HEADER_SIZE + FS_FRAME_SIZE + FS_MIX_HEAD_SIZE + FS_MAX_MIX * FS_MIX_ENTRY_SIZE];
     unsigned char *p = h + FS_HEADER_SIZE;
+    size_t mix_bytes = fs__put_mix(p + FS_FRAME_SIZE, f);
+    fs__header(h, FS_FRAME, (uint32_t)(FS_FRAME_SIZE + mix_bytes + (c->shm ? 0 : body)));
     fs__put64(p, f->frame_id);
     fs__put64(p + 8, f->timestamp);
     fs__put32(p + 16, f->width);
@@ -520,14 +574,14 @@ static inline int fs_send_frame(fs_client *c, const fs_frame *f) {
     p[29] = f->origin;
     p[30] = f->motion_type;
     p[31] = f->depth_type;
-    fs__put16(p + 32, f->style);
-    fs__put16(p + 34, f->flags);
+    fs__put16(p + 32, f->mix_count ? (uint16_t)FS_DEFAULT_STYLE : f->style);
+    fs__put16(p + 34, (uint16_t)(f->mix_count ? f->flags | FS_FLAG_MIX : f->flags & ~FS_FLAG_MIX));
     fs__putf(p + 36, f->strength);
     fs__putf(p + 40, f->motion_scale_x);
     fs__putf(p + 44, f->motion_scale_y);
     fs__put32(p + 48, slot);
     fs__put32(p + 52, 0);
-    int status = fs__write(c, h, sizeof h);
+    status = fs__write(c, h, FS_HEADER_SIZE + FS_FRAME_SIZE + mix_bytes);
     if (!status && !c->shm) {
         status = fs__write(c, f->pixels, pixels);
         if (!status && motion_bytes) status = fs__zeros(c, motion_at - pixels);
