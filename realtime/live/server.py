@@ -29,7 +29,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
 from framestyle.bank import StyleBank
-from framestyle.catalog import StyleModel
+from framestyle.catalog import StyleModel, mixable
 from framestyle.crossfade import DEFAULT_FADE
 from framestyle.engine import EngineOptions, StyleEngine
 from framestyle.errors import StyleError
@@ -133,7 +133,7 @@ class LiveServer:
         defaults = self.config.defaults
         networks = _mixable_networks(self.config.styles)
         return web.json_response({
-            "styles": [{"name": m.name, "title": m.title, "artist": m.artist, "network": networks.get(m.network)}
+            "styles": [{"name": m.name, "title": m.title, "artist": m.artist, "network": networks.get(_mix_network(m))}
                        for m in self.config.styles],
             "style": defaults.style, "strength": defaults.strength, "temporal": defaults.temporal,
             "max_pages": self.config.max_pages})
@@ -309,9 +309,15 @@ def _refusal(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
+def _mix_network(model: StyleModel) -> str | None:
+    """The shared network a style mixes on (its own, or that of its counterpart: :func:`catalog.mixable`)."""
+    counterpart = mixable(model)
+    return None if counterpart is None else counterpart.network
+
+
 def _mixable_networks(styles: list[StyleModel]) -> dict[str, int]:
     """A number for each shared network of which at least two styles are offered (the styles a page can mix)."""
-    counts = Counter(model.network for model in styles if model.vector is not None)
+    counts = Counter(network for network in map(_mix_network, styles) if network is not None)
     return {network: number for number, network in enumerate(n for n, count in counts.items() if count > 1)}
 
 

@@ -8,6 +8,7 @@ little more than the two networks' own passes. Resumable: the same call continue
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -104,6 +105,12 @@ def distillation_loss(output: torch.Tensor, target: torch.Tensor, gradient_weigh
     return F.l1_loss(output, target) + gradient_weight * (F.l1_loss(oy, ty) + F.l1_loss(ox, tx))
 
 
+def cosine_rate(start: float, step: int, steps: int, floor: float = 0.05) -> float:
+    """Cosine decay from ``start`` to ``floor * start`` over ``steps`` (a closed form: a resumed run may change
+    ``steps``)."""
+    return start * (floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * min(step / steps, 1.0))))
+
+
 @dataclass
 class DistillResult:
     """The trained network, its style vectors (one row per teacher), steps done, time and running loss."""
@@ -127,8 +134,6 @@ def distill(config: DistillConfig, images: list, progress: bool = True) -> Disti
     net.load_state_dict(shared_weights_of(net, teachers[config.init_from]))
     sampler = CropSampler(images, config.crop, config.seed, gray_fraction=config.gray_fraction)
     optimizer = torch.optim.Adam([*net.parameters(), styles], lr=config.learning_rate)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.steps,
-                                                          eta_min=config.learning_rate / 20)
     style_generator = torch.Generator().manual_seed(config.seed + 2)
     step, seconds_before, running = 0, 0.0, float("nan")
     if config.checkpoint.exists():
@@ -136,7 +141,6 @@ def distill(config: DistillConfig, images: list, progress: bool = True) -> Disti
         net.load_state_dict(state["net"])
         styles.data.copy_(state["styles"])
         optimizer.load_state_dict(state["optimizer"])
-        schedule.load_state_dict(state["schedule"])
         sampler.generator.set_state(state["sampler_rng"])
         style_generator.set_state(state["style_rng"])
         step, seconds_before, running = int(state["step"]), float(state["seconds"]), float(state["loss"])
@@ -146,7 +150,7 @@ def distill(config: DistillConfig, images: list, progress: bool = True) -> Disti
     def checkpoint() -> None:
         with atomic_file(config.checkpoint) as tmp:
             torch.save({"net": net.state_dict(), "styles": styles.detach().clone(),
-                        "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
+                        "optimizer": optimizer.state_dict(),
                         "sampler_rng": sampler.generator.get_state(), "style_rng": style_generator.get_state(),
                         "step": step, "seconds": seconds_before + time.monotonic() - start, "loss": running,
                         "config": json.loads(json.dumps(asdict(config), default=str))}, tmp)
@@ -163,10 +167,11 @@ def distill(config: DistillConfig, images: list, progress: bool = True) -> Disti
                 chosen = which == index
                 target[chosen] = teachers[index](photos[chosen])
         loss = distillation_loss(net(photos, styles[which]), target, config.gradient_weight)
+        for group in optimizer.param_groups:
+            group["lr"] = cosine_rate(config.learning_rate, step, config.steps)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        schedule.step()
         step += 1
         running = loss.item() if running != running else 0.95 * running + 0.05 * loss.item()
         bar.update(1)
