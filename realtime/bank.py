@@ -69,6 +69,13 @@ class StyleBank:
                 self._engines[model.network] = StyleEngine(model, self.engine_options, slots=self._slots)
             return self._engines[model.network]
 
+    def add(self, model: StyleModel) -> None:
+        """Offer one more style (e.g. one just trained), after the others; a name already offered is refused."""
+        with self._loading:
+            if model.name in self.models:
+                raise ModelError(f"style {model.name!r} is offered already")
+            self.models = {**self.models, model.name: model}  # a new dict: readers iterating the old one are safe
+
     def adopt(self, engine: StyleEngine) -> None:
         """Use an already loaded network for its styles (e.g. the one a stylizer had before the bank existed)."""
         with self._loading:

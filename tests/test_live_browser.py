@@ -1,12 +1,14 @@
 """``stylize live`` end to end in a real Chromium with a fake camera (a Y4M clip made from the shipped sample,
 each frame stamped with its number): stylized frames arrive and match the style, the page's style picker and
 sliders change the output, the mixer blends two styles of a shared network, snapshots save PNGs, a closed tab
-leaves the server serving the others, and every failure (camera refused or busy, a page beyond the cap, an unknown
+leaves the server serving the others, a picture dropped on the page is trained into a style that appears in the
+picker, and every failure (camera refused or busy, a page beyond the cap, an unknown
 style, the server stopped) shows its message. Skipped, with the reason, where Debian's chromium or the playwright
 package is missing (.ci/run installs both)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 import urllib.request
@@ -14,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import pytest
 
@@ -23,7 +26,7 @@ from framestyle.stylizer import Stylizer
 
 from .live_browser import camera_frames, grab, launch, live_server, make_camera_clip, missing_browser, wait_for
 from .tiny_models import STYLES as SHARED_STYLES
-from .tiny_models import write_tiny_shared
+from .tiny_models import bundled_in_subprocesses, write_tiny_shared
 
 pytestmark = pytest.mark.browser
 
@@ -257,5 +260,52 @@ def test_the_mixer_blends_two_styles_of_a_shared_network(browser: Any, tmp_path:
                      "decodeURIComponent(thumb.src).includes('/api/thumb/red=0.7,blue=0.3.jpg'); })()")
             page.click("#styles button[data-style='green']")  # the picked style changes, the mixed one stays
             _settle(page, "live.applied && live.applied.style === 'green=0.7,blue=0.3'")
+        finally:
+            page.close()
+
+
+_DROP = """(png) => {
+    const data = new DataTransfer();
+    data.items.add(new File([Uint8Array.from(atob(png), (c) => c.charCodeAt(0))], "Tiny One.png", {type: "image/png"}));
+    document.body.dispatchEvent(new DragEvent("drop", {dataTransfer: data, bubbles: true, cancelable: true}));
+}"""
+
+
+def test_a_picture_from_the_page_is_trained_into_a_style_of_the_picker(browser: Any, tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    from framestyle.train.vgg import Vgg16
+
+    models = tmp_path / "models"
+    models.mkdir()
+    write_tiny_shared(models)
+    torch.manual_seed(0)
+    torch.save(Vgg16().features.state_dict(), tmp_path / "vgg.pth")
+    painting = tmp_path / "Water Lilies.png"
+    cv2.imwrite(str(painting), np.random.default_rng(0).integers(0, 256, (80, 96, 3), dtype=np.uint8))
+    tiny = base64.b64encode(cv2.imencode(".png", np.zeros((40, 300, 3), np.uint8))[1].tobytes()).decode()
+    env = {"PYTHONPATH": bundled_in_subprocesses(models, tmp_path / "site")}
+    with live_server("--temporal", "0", "--vgg-weights", str(tmp_path / "vgg.pth"), "--train-steps", "2",
+                     env=env) as (_, url):
+        page = browser.new_page()
+        try:
+            page.goto(url)
+            wait_for(page, "live.state === 'streaming'")
+            assert page.is_visible("#trainer") and page.is_hidden("#train-progress")
+            page.evaluate(_DROP, tiny)  # dropped on the page: the control takes it and suggests a name
+            assert page.input_value("#train-name") == "tiny_one"
+            page.click("#train-start")
+            assert "too small" in wait_for(page, "live.trainError")
+            assert page.get_attribute("#train-status", "class") == "error"
+            page.set_input_files("#train-picture", str(painting))
+            page.fill("#train-name", "lilies")
+            page.click("#train-start")
+            wait_for(page, "!document.querySelector('#train-progress').hidden")
+            assert page.is_disabled("#train-start")
+            wait_for(page, "document.querySelector(\"#styles button[data-style='lilies']\")", 300)
+            assert "lilies is ready" in page.inner_text("#train-status") and page.is_hidden("#train-progress")
+            page.click("#styles button[data-style='lilies']")
+            wait_for(page, "live.applied && live.applied.style === 'lilies'")
+            assert page.is_visible("#mixer")  # a style of the shared network: it mixes with red, green and blue
+            assert page.evaluate("live.state") == "streaming"
         finally:
             page.close()

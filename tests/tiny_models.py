@@ -109,3 +109,13 @@ def write_tiny_shared(folder: Path) -> dict[str, Path]:
         cards[name] = folder / f"{name}.json"
         cards[name].write_text(json.dumps(card))
     return cards
+
+
+def bundled_in_subprocesses(models: Path, folder: Path) -> str:
+    """A folder to put on ``PYTHONPATH`` so that Python subprocesses take ``models`` as the installation's bundled
+    styles (a ``sitecustomize`` that points ``framestyle.catalog`` at it)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "sitecustomize.py").write_text(
+        "from pathlib import Path\n\nimport framestyle.catalog\n\n"
+        f"framestyle.catalog._models_folder = lambda: Path({str(models)!r})\n")
+    return str(folder)

@@ -9,13 +9,14 @@ Ctrl-C stops it with a checkpoint; the same command continues from there.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
-from ..catalog import bundled_styles, user_styles_dir
+from ..catalog import StyleModel, bundled_styles, shared_styles, user_styles_dir
 from ..errors import InputError, MissingExtraError, ModelError
 from ..imageio import IMAGE_SUFFIXES, read_rgb
 from .train import VGG_COMMAND, torchvision_works
@@ -42,6 +43,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--vgg-weights", type=Path, help="VGG-16 features state dict (torchvision layout); default: "
                         "torchvision's ImageNet weights")
     parser.add_argument("--seed", type=int, default=0, help="random seed")
+    parser.add_argument("--json-progress", action="store_true", help="instead of the progress bar, print one JSON "
+                        "line a step on stdout: step, steps, seconds_left, losses (for programs, e.g. stylize live)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
                             title=args.title, artist=args.artist, seed=args.seed)
     if config.checkpoint.exists():
         print(f"resuming {args.name} from {config.checkpoint}")
-    result = train_new_style(config, styles)
+    on_step = (lambda line: print(json.dumps(line), flush=True)) if args.json_progress else None
+    result = train_new_style(config, styles, progress=not args.json_progress, on_step=on_step)
     training, scores = result["training"], result["validation"]
     print(f"{args.name}: {training['steps_done']} steps in {training['seconds'] / 60:.1f} min, from "
           f"{training['started_from']}; style ratio {scores['style_ratio']:.3f}, content distance "
@@ -89,13 +93,18 @@ def _check(args: argparse.Namespace, card: Path) -> list:
             raise InputError(f"a user style {args.name!r} exists ({card}); add --replace to train it again")
         if any(style.name == args.name for style in bundled):
             raise InputError(f"{args.name!r} is a bundled style; choose another name, or add --replace to hide it")
-    shared = [style for style in bundled if style.vector is not None]
+    shared = trainable_styles()
     if not shared:
         raise ModelError("this installation has no shared network to add a style to")
     if args.vgg_weights is None and not torchvision_works():
         raise MissingExtraError(f"no --vgg-weights given, and torchvision is not usable here; make the file once with "
                                 f"{VGG_COMMAND} and add --vgg-weights vgg16.pth")
     return shared
+
+
+def trainable_styles() -> list[StyleModel]:
+    """The installed styles of the shared network a new style can start from (empty: no shared network)."""
+    return [style for style in [*bundled_styles(), *shared_styles()] if style.vector is not None]
 
 
 def content_images(path: Path | None) -> list[np.ndarray]:

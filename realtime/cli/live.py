@@ -3,9 +3,10 @@
 Open the address it prints (127.0.0.1 by default) in Chrome, Chromium, Firefox or Edge: the page asks for the
 camera, streams it over WebRTC to this server and shows the stylized stream beside the original, with a style
 picker (style changes fade over --fade seconds), a mixer for styles of one shared network, strength and smoothing
-sliders, frames/s and latency, and a snapshot button. Only the newest camera frame is stylized (stale ones are
-dropped), so latency stays flat on a slow machine. Several tabs can connect, each with its own settings, up to
---max-pages. Needs the [live] extra (pip install 'framestyle[live]'). Ctrl-C stops.
+sliders, frames/s and latency, a snapshot button, and (with --vgg-weights) a new style trained in the background
+from a picture dropped on the page. Only the newest camera frame is stylized (stale ones are dropped), so latency
+stays flat on a slow machine. Several tabs can connect, each with its own settings, up to --max-pages. Needs
+the [live] extra (pip install 'framestyle[live]'). Ctrl-C stops.
 """
 
 from __future__ import annotations
@@ -56,6 +57,13 @@ def register(parser: argparse.ArgumentParser) -> None:
                         "(default: one per core)")
     parser.add_argument("--max-pages", type=int, default=DEFAULT_MAX_PAGES, metavar="N", help="browser tabs served "
                         f"at once (default {DEFAULT_MAX_PAGES}); one more gets a message on its page")
+    parser.add_argument("--vgg-weights", type=Path, metavar="FILE", help="VGG-16 features state dict (as for "
+                        "stylize add-style): the page can then train a new style from a picture (needs the [train] "
+                        "extra); without it the page does not offer this")
+    parser.add_argument("--train-minutes", type=float, default=15.0, metavar="M", help="training time of a new "
+                        "style from the page (default 15)")
+    parser.add_argument("--train-steps", type=int, default=1500, metavar="N", help="at most this many training "
+                        "steps of a new style from the page (default 1500)")
     parser.add_argument("--measure", action="store_true", help="keep the frame-counter stamp of a test clip "
                         "(framestyle.live.stamp) unstylized, so the page measures glass-to-glass latency")
 
@@ -65,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         from framestyle.live.server import LiveConfig, LiveServer
         from framestyle.live.track import Settings
+        from framestyle.live.training import TrainingOptions
     except ModuleNotFoundError as error:
         raise StyleError(f"stylize live needs the [live] extra ({error.name} is missing): "
                          "pip install 'framestyle[live]'") from None
@@ -74,6 +83,10 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--max-pages must be at least 1, got {args.max_pages}")
     if args.fade < 0:
         raise InputError(f"--fade takes 0 seconds or more, got {args.fade}")
+    if args.train_minutes <= 0 or args.train_steps <= 0:
+        raise InputError("--train-minutes and --train-steps must be positive")
+    if args.vgg_weights is not None and not args.vgg_weights.is_file():
+        raise InputError(f"--vgg-weights {args.vgg_weights}: no such file")
     token = secrets.token_urlsafe(16) if args.token == "auto" else args.token
     check_exposure(args.host, token)
     tls = _tls(args.certfile, args.keyfile)
@@ -82,7 +95,8 @@ def run(args: argparse.Namespace) -> int:
     defaults.check()
     config = LiveConfig(styles=models, defaults=defaults, token=token, max_pages=args.max_pages,
                         max_side=args.max_side, measure=args.measure, fade=args.fade,
-                        engine_options=EngineOptions(device=args.device, threads=args.threads))
+                        engine_options=EngineOptions(device=args.device, threads=args.threads),
+                        training=TrainingOptions(args.vgg_weights, args.train_minutes, args.train_steps))
     server = LiveServer(config, report=lambda line: print(f"stylize live: {line}", flush=True))
     asyncio.run(_serve(server, args.host, args.port, tls, token))
     return 0

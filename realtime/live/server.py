@@ -3,8 +3,10 @@
 Routes: ``/`` the page and ``/static/*`` its script and style sheet (all shipped in the package: no outside
 scripts or fonts); ``/api/styles`` the offered styles (with the shared network of each that can be mixed) and
 defaults; ``/api/thumb/SPEC.jpg`` the thumbnail of a style or a mix of them; ``/api/offer`` the WebRTC offer/answer;
-``/api/status`` the pages served and their settings. The ``/api`` routes need the token when
-the server has one. Settings changes and once-a-second statistics go over the page's data channel.
+``/api/status`` the pages served and their settings, and the page's training; ``/api/train`` (POST, multipart
+fields ``picture`` and ``name``) trains a new style from a picture in the background (:mod:`.training`) and offers
+it when done. The ``/api`` routes need the token when the server has one. Settings changes and once-a-second
+statistics go over the page's data channel.
 No STUN or TURN server is configured: the browser and the server reach each other on the machine's own addresses.
 """
 
@@ -24,7 +26,7 @@ from typing import Any
 
 import cv2
 import numpy as np
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
@@ -32,9 +34,10 @@ from framestyle.bank import StyleBank
 from framestyle.catalog import StyleModel, mixable
 from framestyle.crossfade import DEFAULT_FADE
 from framestyle.engine import EngineOptions, StyleEngine
-from framestyle.errors import StyleError
+from framestyle.errors import InputError, StyleError
 from framestyle.live.lowlatency import release_frames_early
 from framestyle.live.track import Settings, StylizedTrack
+from framestyle.live.training import MAX_PICTURE_BYTES, Trainer, TrainingOptions
 from framestyle.stylizer import Stylizer
 
 _STATIC = resources.files("framestyle.live") / "static"
@@ -60,6 +63,8 @@ class LiveConfig:
     fade: float = DEFAULT_FADE
     #: Frames in the style networks at once, across every page (the networks are shared: see StyleBank).
     max_concurrent: int = 2
+    #: New styles from the page's pictures (off without VGG weights).
+    training: TrainingOptions = field(default_factory=TrainingOptions)
 
 
 @dataclass
@@ -82,6 +87,7 @@ class LiveServer:
         self.served = 0
         self.bank = StyleBank(config.styles, max_side=config.max_side, engine_options=config.engine_options,
                               max_concurrent=config.max_concurrent)
+        self.trainer = Trainer(config.training, on_done=self.bank.add, report=report)
         self._thumbs: dict[str, bytes] = {}
         self.app = web.Application(middlewares=[self._errors])
         self.app.add_routes([
@@ -89,8 +95,9 @@ class LiveServer:
             web.get("/favicon.ico", self._no_icon),
             web.get("/api/styles", self._list_styles), web.get("/api/thumb/{name}.jpg", self._thumb),
             web.post("/api/offer", self._offer), web.post("/api/bye", self._bye),
-            web.get("/api/status", self._status)])
+            web.get("/api/status", self._status), web.post("/api/train", self._train)])
         self.app.on_shutdown.append(self._close_all)
+        self.app.on_shutdown.append(self._stop_training)
 
     # -- plumbing --------------------------------------------------------------------------------------------------
 
@@ -130,13 +137,13 @@ class LiveServer:
         return web.Response(body=entry.read_bytes(), content_type=kind)
 
     async def _list_styles(self, request: web.Request) -> web.Response:
-        defaults = self.config.defaults
-        networks = _mixable_networks(self.config.styles)
+        defaults, styles = self.config.defaults, list(self.bank.models.values())
+        networks = _mixable_networks(styles)
         return web.json_response({
             "styles": [{"name": m.name, "title": m.title, "artist": m.artist, "network": networks.get(_mix_network(m))}
-                       for m in self.config.styles],
+                       for m in styles],
             "style": defaults.style, "strength": defaults.strength, "temporal": defaults.temporal,
-            "max_pages": self.config.max_pages})
+            "max_pages": self.config.max_pages, "training": self.trainer.status()})
 
     async def _thumb(self, request: web.Request) -> web.Response:
         """An offered style's thumbnail (kept once made), or a mix's (made on each request; the page's browser
@@ -156,7 +163,16 @@ class LiveServer:
         settings = [{"page": page.number, **vars(page.track.settings)}
                     for page in self.pages.values() if page.track is not None]
         return web.json_response({"pages": len(self.pages), "max_pages": self.config.max_pages,
-                                  "served": self.served, "settings": settings})
+                                  "served": self.served, "settings": settings, "training": self.trainer.status()})
+
+    async def _train(self, request: web.Request) -> web.Response:
+        """A new style from the picture the page sent, trained in the background; 202 once it runs."""
+        refused = self.trainer.refusal()
+        if refused is not None:
+            return _refusal(*refused)
+        name, picture, filename = await _read_upload(request)
+        await self.trainer.start(name, picture, filename, self.bank.models)
+        return web.json_response(self.trainer.status(), status=202)
 
     async def _offer(self, request: web.Request) -> web.Response:
         try:
@@ -301,12 +317,40 @@ class LiveServer:
         with contextlib.suppress(Exception):
             await page.pc.close()
 
+    async def _stop_training(self, app: web.Application) -> None:
+        await self.trainer.stop()
+
     async def _close_all(self, app: web.Application) -> None:
         await asyncio.gather(*(self._close(page, "closed by the server") for page in list(self.pages.values())))
 
 
 def _refusal(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
+
+
+async def _read_upload(request: web.Request) -> tuple[str, bytes, str]:
+    """The ``name``, ``picture`` and picture's file name of a multipart/form-data request (the picture read to one
+    byte over the cap at most)."""
+    fields: dict[str, bytes] = {}
+    filename = ""
+    try:
+        async for part in await request.multipart():
+            if isinstance(part, BodyPartReader) and part.name in ("name", "picture"):
+                fields[part.name] = await _read_part(part, MAX_PICTURE_BYTES + 1 if part.name == "picture" else 256)
+                filename = part.filename or filename
+    except (ValueError, AssertionError, KeyError):  # not multipart, or a malformed body
+        fields = {}
+    if "picture" not in fields or not fields.get("name", b"").strip():
+        raise InputError("send the picture and its name as multipart/form-data (fields picture and name)")
+    return fields["name"].decode("utf-8", "replace").strip(), fields["picture"], filename
+
+
+async def _read_part(part: BodyPartReader, limit: int) -> bytes:
+    """A part's bytes, at most ``limit`` of them."""
+    data = bytearray()
+    while len(data) < limit and (chunk := await part.read_chunk()):
+        data += chunk
+    return bytes(data[:limit])
 
 
 def _mix_network(model: StyleModel) -> str | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,9 +70,11 @@ def closest_style(net: MixStyleNet, styles: list[StyleModel], grams: dict[str, t
     return min(styles, key=distance)
 
 
-def train_new_style(config: NewStyleConfig, styles: list[StyleModel], progress: bool = True) -> dict:
+def train_new_style(config: NewStyleConfig, styles: list[StyleModel], progress: bool = True,
+                    on_step: Callable[[dict], None] | None = None) -> dict:
     """Train (or resume) the vector of a new style starting from the closest of ``styles`` (styles of one shared
-    network); writes its card and returns it. Ctrl-C leaves the checkpoint for the next call."""
+    network); writes its card and returns it. Ctrl-C leaves the checkpoint for the next call. ``on_step`` gets
+    ``{"step", "steps", "seconds_left", "losses"}`` after each step."""
     from tqdm import tqdm
 
     torch.manual_seed(config.seed)
@@ -92,7 +95,7 @@ def train_new_style(config: NewStyleConfig, styles: list[StyleModel], progress: 
     optimizer = torch.optim.Adam([vector], lr=config.learning_rate)
     if state is not None:
         optimizer.load_state_dict(state["optimizer"])
-    began = time.monotonic()
+    began, first_step = time.monotonic(), step
 
     def checkpoint() -> None:
         with atomic_file(config.checkpoint) as tmp:
@@ -119,9 +122,13 @@ def train_new_style(config: NewStyleConfig, styles: list[StyleModel], progress: 
             step += 1
             for key, value in terms.items():
                 running[key] = 0.9 * running.get(key, value.item()) + 0.1 * value.item()
-            left = max(0.0, budget - (time.monotonic() - began))
+            elapsed = time.monotonic() - began
+            left = max(0.0, min(budget - elapsed, elapsed / (step - first_step) * (config.max_steps - step)))
             bar.update(1)
             bar.set_postfix({**{k: f"{v:.3g}" for k, v in running.items()}, "left": f"{left / 60:.1f} min"})
+            if on_step is not None:
+                on_step({"step": step, "steps": config.max_steps, "seconds_left": round(left, 1),
+                         "losses": {key: round(value, 5) for key, value in running.items()}})
             if step % 25 == 0:
                 checkpoint()
     except KeyboardInterrupt:

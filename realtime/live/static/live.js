@@ -258,6 +258,109 @@ function onChannelMessage(event) {
   }
 }
 
+// --- a new style from a picture: sent to the server, trained there in the background, then in the picker -------
+let trainPoll = null;
+
+function trainMessage(text, error = false) {
+  if (error) live.trainError = text;
+  $("train-status").textContent = text;
+  $("train-status").className = error ? "error" : "";
+}
+
+function timeLeft(seconds) {
+  return seconds >= 60 ? `${Math.ceil(seconds / 60)} min left` : `${Math.ceil(seconds)} s left`;
+}
+
+function showTraining(training) { // the progress bar and line for the server's training state
+  live.training = training;
+  const running = training.state === "running", name = label(training.name);
+  $("train-start").disabled = running;
+  $("train-progress").hidden = !running;
+  $("train-progress").value = training.steps ? training.step / training.steps : 0;
+  if (running && !training.step) trainMessage(`${name}: starting…`);
+  else if (running && (training.step >= training.steps || training.seconds_left === 0)) trainMessage(`${name}: finishing…`);
+  else if (running) trainMessage(`${name}: step ${training.step} of ${training.steps}, ${timeLeft(training.seconds_left)}`);
+  else if (training.state === "done") trainMessage(`${name} is ready: it is in the style picker`);
+  else if (training.state === "failed") trainMessage(`${name}: ${training.error}`, true);
+}
+
+async function refreshStyles() { // the picker gets the styles offered since the page started
+  const response = await fetch(api("/api/styles"));
+  if (!response.ok) return;
+  const known = new Set(offered.map((style) => style.name));
+  offered = (await response.json()).styles;
+  buildPicker(offered.filter((style) => !known.has(style.name)));
+  fillMixer($("mix-with").value);
+  showStyleControls(false);
+}
+
+async function pollTraining() {
+  let training;
+  try {
+    const response = await fetch(api("/api/status"));
+    if (!response.ok) return;
+    training = (await response.json()).training;
+  } catch {
+    return; // a server that stopped answering is reported by the readout
+  }
+  showTraining(training);
+  if (training.state === "running") return;
+  clearInterval(trainPoll);
+  trainPoll = null;
+  if (training.state === "done") await refreshStyles();
+}
+
+function followTraining() {
+  if (!trainPoll) trainPoll = setInterval(pollTraining, 1000);
+}
+
+function setupTraining(training) { // shown only where the server can train (stylize live --vgg-weights)
+  live.training = training;
+  $("trainer").hidden = !training.available;
+  if (training.available && training.state === "running") { showTraining(training); followTraining(); }
+}
+
+function suggestName(filename) { // "Water Lilies.jpg" -> "water_lilies"
+  return filename.replace(/\.[^.]*$/, "").toLowerCase().replace(/[^a-z0-9_-]+/g, "_").replace(/^[^a-z0-9]+/, "").slice(0, 64);
+}
+
+function pictureChosen() {
+  const picture = $("train-picture").files[0];
+  if (!picture) return;
+  if (!$("train-name").value.trim()) $("train-name").value = suggestName(picture.name);
+  trainMessage(`picture: ${picture.name}`);
+}
+
+function pictureDropped(event) {
+  event.preventDefault();
+  $("trainer").classList.remove("dropping");
+  const files = event.dataTransfer ? event.dataTransfer.files : [];
+  if ($("trainer").hidden || !files.length) return;
+  const one = new DataTransfer();
+  one.items.add(files[0]);
+  $("train-picture").files = one.files;
+  pictureChosen();
+}
+
+async function train() {
+  const picture = $("train-picture").files[0], name = $("train-name").value.trim();
+  if (!picture) return trainMessage("Choose a picture, or drop one on the page.", true);
+  if (!name) return trainMessage("Give the new style a name.", true);
+  const form = new FormData();
+  form.append("name", name);
+  form.append("picture", picture, picture.name);
+  $("train-start").disabled = true;
+  try {
+    const response = await fetch(api("/api/train"), { method: "POST", body: form });
+    if (!response.ok) { $("train-start").disabled = false; return trainMessage(await refusal(response), true); }
+    showTraining(await response.json());
+    followTraining();
+  } catch {
+    $("train-start").disabled = false;
+    trainMessage("The stylize live server does not answer.", true);
+  }
+}
+
 // --- snapshot -----------------------------------------------------------------------------------------------------
 function snapshot() {
   const video = $("remote");
@@ -342,6 +445,7 @@ async function start() {
   offered = config.styles;
   buildPicker(config.styles);
   showStyle(query.get("style") || config.style);
+  setupTraining(config.training);
   $("strength").value = query.get("strength") || config.strength;
   $("temporal").value = query.get("temporal") || config.temporal;
   $("strength-value").textContent = Number($("strength").value).toFixed(2);
@@ -412,5 +516,13 @@ $("mix-with").addEventListener("change", () => chooseStyle());
 $("balance").addEventListener("input", () => chooseStyle(false)); // each move from the next frame, no fade
 $("balance").addEventListener("change", () => showStyleControls()); // the mix's thumbnail once the slider rests
 $("snapshot").addEventListener("click", snapshot);
+$("train-picture").addEventListener("change", pictureChosen);
+$("train-start").addEventListener("click", train);
+document.addEventListener("dragover", (event) => {
+  event.preventDefault();
+  if (!$("trainer").hidden) $("trainer").classList.add("dropping");
+});
+document.addEventListener("dragleave", (event) => { if (!event.relatedTarget) $("trainer").classList.remove("dropping"); });
+document.addEventListener("drop", pictureDropped);
 setInterval(updateReadout, 1000);
 start().catch((error) => fail(`Unexpected error: ${error.message}`));
