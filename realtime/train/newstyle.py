@@ -36,10 +36,10 @@ class NewStyleConfig:
     vgg_weights: Path | None
     minutes: float = 15.0
     max_steps: int = 1500
-    crop: int = 256
+    crop: int = 192
     batch: int = 2
     learning_rate: float = 0.02
-    style_weight: float = 4.0
+    style_weight: float = 2.0
     content_weight: float = 1.0
     tv_weight: float = 0.5
     title: str = ""
