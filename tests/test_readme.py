@@ -307,6 +307,20 @@ def run_train(block: Block, tmp_path: Path) -> None:
     assert (tmp_path / "mine.onnx").is_file() and (tmp_path / "mine.json").is_file()
 
 
+def run_mix(block: Block, tmp_path: Path) -> None:
+    """A mix on the sample clip, a new style from a made-up picture with a random VGG-16 and 2 steps (for the 15
+    minutes), and a mix of it on the shipped portrait."""
+    pytest.importorskip("torch", reason="the [train] extra is not installed")
+    mix, add, image = block.commands
+    (tmp_path / "clip.webm").symlink_to(SAMPLE)
+    (tmp_path / "photo.jpg").symlink_to(PORTRAIT)
+    write_picture(tmp_path / "lilies.jpg", 0)
+    write_vgg_features(tmp_path / "vgg16.pth")
+    shell(f"{mix} --quiet\n{add} --steps 2\n{image}", tmp_path)
+    assert count_frames(tmp_path / "mixed.mp4") == count_frames(SAMPLE)
+    assert cv2.imread(str(tmp_path / "photo_lilies.jpg")).shape == cv2.imread(str(PORTRAIT)).shape
+
+
 #: torchvision's VGG-16 ``features``: the index of each convolution, its input and output channels.
 VGG16_CONVOLUTIONS = [(0, 3, 64), (2, 64, 64), (5, 64, 128), (7, 128, 128), (10, 128, 256), (12, 256, 256),
                       (14, 256, 256), (17, 256, 512), (19, 512, 512), (21, 512, 512), (24, 512, 512), (26, 512, 512),
@@ -332,7 +346,7 @@ def write_vgg_features(path: Path) -> None:
 
 RUNNERS: dict[str, Callable[[Block, Path], None]] = {
     "demo": run_demo, "install": run_install, "api": run_api, "live": run_live, "cluster": run_cluster,
-    "client": run_client, "evaluate": run_evaluate, "train": run_train,
+    "client": run_client, "evaluate": run_evaluate, "train": run_train, "mix": run_mix,
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..catalog import all_styles, user_styles_dir
+from ..catalog import all_styles, mixable, user_styles_dir
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -15,7 +15,8 @@ def register(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     styles = all_styles()
     rows = [{"name": s.name, "title": s.title, "artist": s.artist, "year": s.card.get("year", ""),
-             "default": s.is_default, "origin": s.origin, "network": _network(s.card)} for s in styles]
+             "default": s.is_default, "origin": s.origin, "network": _network(s.card),
+             "mixable": mixable(s) is not None} for s in styles]
     if args.json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
         return 0
@@ -24,8 +25,9 @@ def run(args: argparse.Namespace) -> int:
         marks = [mark for mark, on in (("default", row["default"]), ("user", row["origin"] == "user")) if on]
         details = ", ".join(str(part) for part in (row["title"], row["artist"], row["year"]) if part)
         print(f"{row['name']:<{width}}  {details}{'  (' + ', '.join(marks) + ')' if marks else ''}")
-    if any(row["network"]["kind"] == "shared" for row in rows):
-        print("Styles of the shared network mix in one pass: --style NAME=0.7,OTHER=0.3")
+    mixed = [style.name for style in styles if mixable(style) is not None]
+    if len(mixed) > 1:
+        print(f"These mix in one network pass: --style {mixed[0]}=0.7,{mixed[1]}=0.3 (any of {', '.join(mixed)})")
     print(f"User styles (stylize add-style) live in {user_styles_dir()}")
     return 0
 
