@@ -9,6 +9,7 @@ Ctrl-C stops it with a checkpoint; the same command continues from there.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 from importlib import resources
@@ -50,14 +51,15 @@ def register(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     card = user_styles_dir() / f"{args.name}.json"
     styles = _check(args, card)
+    card.parent.mkdir(parents=True, exist_ok=True)
     images = content_images(args.content)
+    masks = face_masks_of(args.content, images, card)
     try:
         from ..train.newstyle import NewStyleConfig, train_new_style
     except ImportError as error:
         raise MissingExtraError(f"add-style needs the [train] extra ({error.name} is missing): "
                                 "pip install 'framestyle[train]'") from error
-    card.parent.mkdir(parents=True, exist_ok=True)
-    config = NewStyleConfig(painting=args.picture, name=args.name, card=card, images=images,
+    config = NewStyleConfig(painting=args.picture, name=args.name, card=card, images=images, masks=masks,
                             vgg_weights=args.vgg_weights, minutes=args.minutes, max_steps=args.steps,
                             title=args.title, artist=args.artist, seed=args.seed)
     if config.checkpoint.exists():
@@ -105,6 +107,25 @@ def _check(args: argparse.Namespace, card: Path) -> list:
 def trainable_styles() -> list[StyleModel]:
     """The installed styles of the shared network a new style can start from (empty: no shared network)."""
     return [style for style in [*bundled_styles(), *shared_styles()] if style.vector is not None]
+
+
+def face_masks_of(path: Path | None, images: list[np.ndarray], card: Path) -> list[np.ndarray | None] | None:
+    """Where the faces are in the training pictures: the boxes shipped with the default pictures, or those the face
+    detector finds in ``--content`` (kept beside the card; None, no face weighting, without facenet-pytorch)."""
+    from ..train.data import box_mask, face_masks
+
+    if path is None:
+        folder = resources.files("framestyle.content")
+        boxes = json.loads((folder / "faces.json").read_text())
+        names = sorted(entry.name for entry in folder.iterdir() if entry.name.endswith(".jpg"))
+        return [box_mask(image.shape[:2], boxes.get(name, [])) if boxes.get(name) else None
+                for name, image in zip(names, images, strict=True)]
+    try:
+        named = [(hashlib.sha256(image.tobytes()).hexdigest()[:16], image) for image in images]  # by content
+        return face_masks(named, card.with_suffix(".faces.json"))
+    except ImportError:
+        print("no face detector (facenet-pytorch): the content is trained on without weighting its faces")
+        return None
 
 
 def content_images(path: Path | None) -> list[np.ndarray]:

@@ -42,6 +42,12 @@ class NewStyleConfig:
     style_weight: float = 2.0
     content_weight: float = 1.0
     tv_weight: float = 0.5
+    #: Where the faces are in each image ((H, W) uint8 masks, None for an image without one, or None for no
+    #: weighting); the content loss weighs those pixels ``1 + face_weight`` times, to keep the faces.
+    masks: list[np.ndarray | None] | None = None
+    face_weight: float = 15.0
+    #: Fraction of the crops turned grey, so black-and-white footage is not new to the style.
+    gray_fraction: float = 0.25
     title: str = ""
     artist: str = ""
     seed: int = 0
@@ -81,7 +87,7 @@ def train_new_style(config: NewStyleConfig, styles: list[StyleModel], progress: 
     net, vgg = load_shared(styles[0]), load_vgg(config.vgg_weights)
     painting = read_rgb(config.painting)
     grams = painting_grams(vgg, painting)
-    sampler = CropSampler(config.images, config.crop, config.seed)
+    sampler = CropSampler(config.images, config.crop, config.seed, config.masks, config.gray_fraction)
     if config.checkpoint.exists():
         state = torch.load(config.checkpoint, map_location="cpu", weights_only=False)
         vector = torch.nn.Parameter(state["vector"])
@@ -108,12 +114,14 @@ def train_new_style(config: NewStyleConfig, styles: list[StyleModel], progress: 
     running: dict[str, float] = {}
     try:
         while step < config.max_steps and time.monotonic() - began < budget:
-            photos = sampler.sample(config.batch)[:, :3].contiguous()
+            crops = sampler.sample(config.batch)
+            photos = crops[:, :3].contiguous()
+            weight = 1.0 + config.face_weight * crops[:, 3:] if config.masks else None
             stylized = net(photos, vector)
             features = vgg(stylized)
             with torch.no_grad():
                 photo_content = vgg.content(photos)
-            terms = {"content": content_distance(features, photo_content).mean() * config.content_weight,
+            terms = {"content": content_distance(features, photo_content, weight).mean() * config.content_weight,
                      "style": style_distance(features, grams).mean() * config.style_weight,
                      "tv": total_variation(stylized).mean() * config.tv_weight}
             optimizer.zero_grad(set_to_none=True)
@@ -169,6 +177,7 @@ def new_style_card(config: NewStyleConfig, network: StyleModel, vector: np.ndarr
                      "started_from": start_style, "steps_done": steps, "seconds": round(seconds, 1),
                      "images": len(config.images), "crop": config.crop, "batch": config.batch,
                      "learning_rate": config.learning_rate, "style_weight": config.style_weight,
+                     "face_weight": config.face_weight if config.masks else 0.0, "gray_fraction": config.gray_fraction,
                      "content_weight": config.content_weight, "tv_weight": config.tv_weight},
         "validation": {**scores, "note": "on the first training pictures (the vector alone cannot overfit them)"},
     }
