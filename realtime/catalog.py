@@ -211,12 +211,13 @@ def resolve_style(spec: str | None) -> StyleModel:
 
 
 def _card_file(path: Path) -> StyleModel:
-    """The style a card file describes (e.g. a style of a shared network: its files are beside the card)."""
+    """The style a card file describes: a style of a shared network whose files are beside the card, or a user
+    style (no files: it runs on the bundled shared network)."""
     if not path.is_file():
         raise ModelError(f"{path}: no such style card")
-    if '"files"' not in path.read_text(encoding="utf-8", errors="replace"):  # a user style: the network is bundled
-        return dataclasses.replace(user_style(path), origin="file")
     try:
+        if "files" not in json.loads(path.read_text(encoding="utf-8")):
+            return dataclasses.replace(user_style(path), origin="file")
         model = _from_card(path.parent, path)  # type: ignore[arg-type]
     except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as error:
         raise ModelError(f"{path}: not a valid style card ({error})") from error

@@ -25,8 +25,6 @@ PROVIDERS = {
 }
 DEVICES = ("auto", *PROVIDERS)
 _PROBE_SIZE = (1, 64, 96, 3)
-#: The name of a shared network's style-vector input (see the card's ``io.style``).
-STYLE_INPUT = "style"
 #: Smallest side the graphs take when a card does not say (see ``io.min_side`` in the cards).
 DEFAULT_MIN_SIDE = 16
 
@@ -75,6 +73,7 @@ class StyleEngine:
         self._session, self.device = self._open()
         self._input = self._session.get_inputs()[0].name
         self._output = self._session.get_outputs()[0].name
+        self._style_input = self._session.get_inputs()[-1].name  # a shared network's second input (io.style)
         self.vector = model.vector
         self.min_side = int(model.card.get("io", {}).get("min_side", DEFAULT_MIN_SIDE))
         bind = options.io_binding if options.io_binding is not None else self.device != "cpu"
@@ -193,4 +192,4 @@ class StyleEngine:
         if vector.shape != self.vector.shape:
             raise ModelError(f"{self.model.name}: a style vector of {vector.shape} for a network of "
                              f"{self.vector.shape}")
-        return {STYLE_INPUT: vector}
+        return {self._style_input: vector}
