@@ -4,7 +4,7 @@ Usage: python tools/train_shared.py --data ../shared/data --vgg-weights VGG.pth
        [--out models/training/shared/shared.onnx] [--steps N] [--max-minutes M]
 The training images are the data kit's content photos, minus the bundled recipes' validation photos, and every 8th
 frame of its clips, as for the single-style networks. The same command resumes from OUT's checkpoint (OUT.ckpt);
-when the steps are done it writes OUT (frame and style in, stylized frame out), OUT's fp16 twin and the style
+when the steps are done it writes OUT (frame and style in, stylized frame out), OUT's fp16 twin and the
 cards of its styles beside it (NAME.json, each with its style vector and its scores on the validation photos).
 """
 

@@ -31,7 +31,7 @@ class DistillConfig:
     out: Path
     width: tuple[int, int, int] = (16, 32, 64)
     blocks: int = 5
-    steps: int = 20000
+    steps: int = 12000
     batch: int = 8
     crop: int = 192
     learning_rate: float = 1e-3
