@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import json
 import logging
 import os
@@ -58,9 +59,10 @@ class StyleModel:
     def is_default(self) -> bool:
         return bool(self.card.get("default", False))
 
-    @property
+    @functools.cached_property
     def vector(self) -> np.ndarray | None:
-        """The style vector of a style of a shared network (float32), None for a single-style network."""
+        """The style vector of a style of a shared network (float32, read from the card once), None for a
+        single-style network."""
         shared = self.card.get("shared")
         return None if shared is None else np.asarray(shared["vector"], dtype=np.float32)
 
@@ -135,28 +137,35 @@ def user_styles() -> list[StyleModel]:
     folder = user_styles_dir()
     if not folder.is_dir():
         return []
-    styles = []
+    styles, networks = [], _installed_networks()
     for path in sorted(folder.glob("*.json")):
         try:
-            styles.append(user_style(path))
+            styles.append(user_style(path, networks))
         except ModelError as error:
             log.warning("%s", error)
     return styles
 
 
-def user_style(path: Path) -> StyleModel:
-    """A user style card as a style running on the bundled shared network its vector was trained for."""
+def _installed_networks() -> dict[str, StyleModel]:
+    """A style of each installed shared network, by the network's sha256."""
+    return {style.card["shared"]["sha256"]: style for style in [*bundled_styles(), *shared_styles()]
+            if "shared" in style.card}
+
+
+def user_style(path: Path, networks: dict[str, StyleModel] | None = None) -> StyleModel:
+    """A user style card as a style running on the installed shared network its vector was trained for
+    (``networks``: :func:`_installed_networks`, when the caller has it already)."""
     try:
         card = json.loads(path.read_text(encoding="utf-8"))
         sha = card["shared"]["sha256"]
     except (OSError, json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as error:
         raise ModelError(f"{path}: not a valid style card ({error})") from error
-    for model in [*bundled_styles(), *shared_styles()]:
-        if model.vector is not None and model.card["shared"]["sha256"] == sha:
-            return StyleModel(name=card["name"], card={**card, "files": model.card["files"]}, fp32=model.fp32,
-                              fp16=model.fp16, origin="user")
-    raise ModelError(f"{path}: trained for a shared network this installation does not have (train it again with "
-                     "stylize add-style)")
+    network = (_installed_networks() if networks is None else networks).get(sha)
+    if network is None:
+        raise ModelError(f"{path}: trained for a shared network this installation does not have (train it again "
+                         "with stylize add-style)")
+    return StyleModel(name=card["name"], card={**card, "files": network.card["files"]}, fp32=network.fp32,
+                      fp16=network.fp16, origin="user")
 
 
 def all_styles() -> list[StyleModel]:
