@@ -1,16 +1,20 @@
-"""Train (or resume) the shared network of the bundled styles by distillation from their single-style models.
+"""Train (or resume) the shared network of the bundled styles: distillation from their single-style models, then
+(``--paint``) the perceptual losses themselves, each style steered to a content distance.
 
 Usage: python tools/train_shared.py --data ../shared/data --vgg-weights VGG.pth
-       [--out models/training/shared/shared.onnx] [--steps N] [--max-minutes M]
+       [--out models/training/shared/shared.onnx] [--steps N] [--max-minutes M] [--paint]
 The training images are the data kit's content photos, minus the bundled recipes' validation photos, and every 8th
-frame of its clips, as for the single-style networks. The same command resumes from OUT's checkpoint (OUT.ckpt);
-when the steps are done it writes OUT (frame and style in, stylized frame out), OUT's fp16 twin and the
-cards of its styles beside it (NAME.json, each with its style vector and its scores on the validation photos).
+frame of its clips (every 4th with ``--paint``, plus the pictures that ship for ``stylize add-style``). The same
+command resumes from OUT's checkpoint (OUT.ckpt; ``--paint`` writes OUT's ``painted`` sibling and starts from the
+finished distillation); when the steps are done it writes OUT (frame and style in, stylized frame out), OUT's fp16
+twin and the cards of its styles beside it (NAME.json, each with its style vector and its scores on the validation
+photos).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -19,24 +23,72 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
+import numpy as np
+
 from framestyle.imageio import read_rgb
-from framestyle.train.data import expand_image_paths, video_frames
+from framestyle.train.data import box_mask, expand_image_paths, video_frames
 from framestyle.train.distill import DistillConfig, distill
 
 ROOT = Path(__file__).resolve().parent.parent
 TEACHERS = ("composition_vii", "great_wave", "shipwreck", "starry_night", "the_scream", "udnie", "woman_with_a_hat")
 
 
-def training_images(data: Path) -> list:
-    """The content photos no bundled recipe validates on, and every 8th frame of the recipes' clips."""
-    recipes = [tomllib.loads(p.read_text()) for p in sorted((ROOT / "models" / "recipes").glob("*.toml"))]
-    held_out = {name for recipe in recipes for name in recipe.get("validation", [])}
-    clips = sorted({clip for recipe in recipes for clip in recipe.get("videos", [])})
+def _recipes() -> list[dict]:
+    return [tomllib.loads(p.read_text()) for p in sorted((ROOT / "models" / "recipes").glob("*.toml"))]
+
+
+def named_training_images(data: Path, every: int = 8) -> list[tuple[str, np.ndarray]]:
+    """The content photos no bundled recipe validates on, and every ``every``-th frame of the recipes' clips."""
+    held_out = {name for recipe in _recipes() for name in recipe.get("validation", [])}
+    clips = sorted({clip for recipe in _recipes() for clip in recipe.get("videos", [])})
     photos = [p for p in expand_image_paths([data / "content"]) if p.name not in held_out]
-    images = [read_rgb(p) for p in photos]
+    named = [(p.name, read_rgb(p)) for p in photos]
     for clip in clips:
-        images += video_frames(data / clip, 8)
-    return images
+        named += [(f"{clip}#{i}", frame) for i, frame in enumerate(video_frames(data / clip, every))]
+    return named
+
+
+def training_images(data: Path) -> list:
+    """The distillation's training images (see :func:`named_training_images`)."""
+    return [image for _, image in named_training_images(data)]
+
+
+def last_stage_style_weight(name: str) -> float:
+    """The style weight of a bundled recipe's last stage: where a style's steering starts."""
+    recipe = tomllib.loads((ROOT / "models" / "recipes" / f"{name}.toml").read_text())
+    stages = [recipe, *[{**recipe, **stage} for stage in recipe.get("stages", [])]]
+    return float(stages[-1]["style_weight"])
+
+
+def paint(args: argparse.Namespace, teachers: list[Path]) -> int:
+    """The perceptual stage, from the finished distillation (see :mod:`framestyle.train.sharedpaint`)."""
+    from framestyle.train.data import face_masks
+    from framestyle.train.sharedpaint import PaintConfig, train_painting
+
+    if not args.out.with_suffix(".ckpt").exists():
+        print(f"{args.out.with_suffix('.ckpt')}: run the distillation first", file=sys.stderr)
+        return 2
+    out = args.out.with_name("painted.onnx")
+    cards = [json.loads(t.with_suffix(".json").read_text()) for t in teachers]
+    config = PaintConfig(paintings=[args.data / "styles" / card["painting"]["file"] for card in cards],
+                         init=args.out.with_suffix(".ckpt"), out=out, teachers=teachers,
+                         style_weights=[last_stage_style_weight(name) for name in TEACHERS],
+                         vgg_weights=args.vgg_weights, max_minutes=args.max_minutes,
+                         **({"steps": args.steps} if args.steps else {}))
+    shipped = ROOT / "realtime" / "content"
+    boxes = json.loads((shipped / "faces.json").read_text())
+    named = named_training_images(args.data, every=4)
+    masks = face_masks(named, out.with_suffix(".faces.json"))
+    for picture in sorted(shipped.glob("*.jpg")):
+        image = read_rgb(picture)
+        named.append((picture.name, image))
+        masks.append(box_mask(image.shape[:2], boxes[picture.name]) if boxes[picture.name] else None)
+    probes = [read_rgb(p) for p in (shipped / "cameraman_384.jpg", shipped / "tears_of_steel_085.jpg",
+                                    args.data / "content" / "skimage_coffee.png",
+                                    args.data / "content" / "wave_and_surfer.jpg")]
+    result = train_painting(config, [image for _, image in named], masks, probes)
+    print(f"{result.steps_done} steps in {result.seconds / 60:.1f} min")
+    return 0
 
 
 def main() -> int:
@@ -44,11 +96,15 @@ def main() -> int:
     parser.add_argument("--data", type=Path, required=True, help="the data kit")
     parser.add_argument("--vgg-weights", type=Path, help="VGG-16 features state dict, for the validation scores")
     parser.add_argument("--out", type=Path, default=ROOT / "models" / "training" / "shared" / "shared.onnx")
-    parser.add_argument("--steps", type=int, default=DistillConfig.steps)
+    parser.add_argument("--steps", type=int, help="steps in all (default: the stage's own)")
     parser.add_argument("--max-minutes", type=float)
+    parser.add_argument("--paint", action="store_true", help="the perceptual stage, after the distillation")
     args = parser.parse_args()
     teachers = [ROOT / "models" / f"{name}.onnx" for name in TEACHERS]
-    config = DistillConfig(teachers=teachers, out=args.out, steps=args.steps, max_minutes=args.max_minutes)
+    if args.paint:
+        return paint(args, teachers)
+    config = DistillConfig(teachers=teachers, out=args.out, steps=args.steps or DistillConfig.steps,
+                           max_minutes=args.max_minutes)
     result = distill(config, training_images(args.data))
     print(f"{result.steps_done} steps in {result.seconds / 60:.1f} min, loss {result.loss:.4f}")
     if result.finished:

@@ -8,6 +8,7 @@ weights' activation scale (Caffe-scale or torchvision-scale) and equal to what `
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -87,8 +88,8 @@ def warp(image: torch.Tensor, theta: torch.Tensor) -> tuple[torch.Tensor, torch.
     return warped, (mask > 0.999).float()
 
 
-def stability_loss(net: torch.nn.Module, photos: torch.Tensor, stylized: torch.Tensor, generator: torch.Generator,
-                   noise: float = 0.02) -> torch.Tensor:
+def stability_loss(net: Callable[[torch.Tensor], torch.Tensor], photos: torch.Tensor, stylized: torch.Tensor,
+                   generator: torch.Generator, noise: float = 0.02) -> torch.Tensor:
     """Per-item stability: the output of a slightly moved and noisier copy of the input must equal the moved
     output of the original, on pixels the warp keeps inside the frame (synthetic motion pairs)."""
     n, _, h, w = photos.shape

@@ -1,0 +1,69 @@
+"""The shared network's perceptual stage: the style-weight steering, a run's turns through the styles, resuming."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("tqdm")
+
+from framestyle.train.mixnet import MixStyleNet  # noqa: E402
+from framestyle.train.net import FastStyleConfig  # noqa: E402
+from framestyle.train.sharedpaint import PaintConfig, steer, train_painting  # noqa: E402
+from framestyle.train.vgg import Vgg16  # noqa: E402
+
+CONFIG = FastStyleConfig(width=(4, 8, 8), blocks=1)
+
+
+def test_a_style_weight_rises_under_the_content_target_and_falls_over_it() -> None:
+    assert steer(1.0, 0.30, 0.45, 1.0) == pytest.approx(np.exp(1 / 3))
+    assert steer(1.0, 0.60, 0.45, 1.0) == pytest.approx(np.exp(-1 / 3))
+    assert steer(1.0, 0.45, 0.45, 1.0) == 1.0
+    assert steer(0.06, 5.0, 0.45, 1.0) == 0.05  # bounded
+    assert steer(90.0, 0.0, 0.45, 1.0) == 100.0
+
+
+@pytest.mark.slow
+def test_a_run_takes_the_styles_in_turn_steers_them_and_resumes(tmp_path: Path) -> None:
+    from framestyle.imageio import write_image
+
+    torch.manual_seed(0)
+    net = MixStyleNet(CONFIG)
+    styles = torch.randn(2, net.style_size) * 0.1 + 1.0
+    torch.save({"net": net.state_dict(), "styles": styles}, tmp_path / "warm.ckpt")
+    vgg = tmp_path / "vgg.pth"
+    torch.save(Vgg16().features.state_dict(), vgg)
+    rng = np.random.default_rng(0)
+    paintings = []
+    for i in range(2):
+        paintings.append(tmp_path / f"p{i}.png")
+        write_image(paintings[-1], rng.integers(0, 256, (48, 48, 3), dtype=np.uint8))
+    images = [rng.integers(0, 256, (40, 60, 3), dtype=np.uint8) for _ in range(3)]
+    masks = [np.full((40, 60), 255, np.uint8), None, None]
+    config = PaintConfig(paintings=paintings, init=tmp_path / "warm.ckpt", out=tmp_path / "painted.onnx",
+                         style_weights=[1.0, 1.0], width=CONFIG.width, blocks=1, steps=4, batch=2, crop=24,
+                         adapt_every=2, content_target=1e-6, vgg_weights=vgg, stability_weight=1.0)
+    first = train_painting(config, images, masks, images[:1], progress=False)
+    assert first.steps_done == 4 and first.finished
+    assert not torch.equal(first.styles[0], styles[0]) and not torch.equal(first.styles[1], styles[1])
+    saved = torch.load(config.checkpoint, weights_only=False)
+    assert [entry["step"] for entry in saved["history"]] == [2, 4]
+    assert all(w < 1.0 for w in saved["style_weights"])  # any content distance is over a near-zero target
+    config.steps = 5
+    resumed = train_painting(config, images, masks, images[:1], progress=False)
+    assert resumed.steps_done == 5
+    assert torch.load(config.checkpoint, weights_only=False)["step"] == 5
+
+
+def test_a_warm_start_with_another_count_of_styles_is_refused(tmp_path: Path) -> None:
+    net = MixStyleNet(CONFIG)
+    torch.save({"net": net.state_dict(), "styles": torch.ones(3, net.style_size)}, tmp_path / "warm.ckpt")
+    vgg = tmp_path / "vgg.pth"
+    torch.save(Vgg16().features.state_dict(), vgg)
+    config = PaintConfig(paintings=[tmp_path / "a.png"], init=tmp_path / "warm.ckpt", out=tmp_path / "p.onnx",
+                         style_weights=[1.0], width=CONFIG.width, blocks=1, vgg_weights=vgg)
+    with pytest.raises(ValueError, match="3 styles, 1 paintings"):
+        train_painting(config, [np.zeros((32, 32, 3), np.uint8)], None, [], progress=False)
