@@ -155,17 +155,22 @@ class Stylizer:
         """Change the style (a name, a mix, a path or a :class:`StyleModel`) from the next frame on, fading over
         ``fade`` seconds of ``clock`` (0: at once). Styles and mixes of the current shared network reuse its loaded
         network (nothing is loaded); another network is loaded with this stylizer's options unless ``engine`` gives
-        it. The temporal history is kept, so even a cut settles over a few frames."""
+        it. The temporal history is kept, so even a cut settles over a few frames. A change at once (``fade`` 0)
+        during a fade to the same network changes where the fade goes, not how long it lasts."""
         if fade < 0:
             raise InputError(f"a fade takes 0 seconds or more, got {fade}")
         model = style if isinstance(style, StyleModel) else resolve_style(style)
         if engine is None:
             engine = self.engine if model.network == self.engine.model.network else \
                 StyleEngine(model, self.engine.options)
-        old_engine, old_vector = self.engine, self.model.vector
-        if self._fade is not None and self._fade.old_engine is self._fade.new_engine is engine:
-            old_vector = self._fade.vector_now()  # a switch during a fade starts from where the fade is
-        self._fade = Crossfade(old_engine, old_vector, engine, model.vector, fade, clock) if fade > 0 else None
+        running = self._fade if self._fade is not None and self._fade.progress() < 1.0 else None
+        if fade == 0 and running is not None and running.new_engine is engine:
+            running.new_vector = model.vector  # e.g. a mixer's slider during a fade: it goes on to the new mix
+        else:
+            old_engine, old_vector = self.engine, self.model.vector
+            if running is not None and running.old_engine is running.new_engine is engine:
+                old_vector = running.vector_now()  # a switch during a fade starts from where the fade is
+            self._fade = Crossfade(old_engine, old_vector, engine, model.vector, fade, clock) if fade > 0 else None
         self.model, self.engine = model, engine
 
     def _finish_oldest(self, pending: deque[tuple[np.ndarray, Future[tuple[np.ndarray, np.ndarray]]]]) -> np.ndarray:

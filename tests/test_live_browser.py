@@ -264,6 +264,24 @@ def test_the_mixer_blends_two_styles_of_a_shared_network(browser: Any, tmp_path:
             page.close()
 
 
+def test_a_mix_of_three_styles_is_named_in_full_and_the_mixer_replaces_it(browser: Any, tmp_path: Path) -> None:
+    cards = write_tiny_shared(tmp_path)
+    with live_server("--measure", "--temporal", "0", *(f"--style={cards[name]}" for name in SHARED_STYLES)) \
+            as (_, url):
+        page = browser.new_page()
+        try:
+            page.goto(f"{url}?style=red=0.4,green=0.3,blue=0.3")
+            wait_for(page, STREAMING)
+            assert [page["style"] for page in _status(url)["settings"]] == ["red=0.4,green=0.3,blue=0.3"]
+            assert page.is_visible("#mix-note")
+            assert "40% red + 30% green + 30% blue" in page.inner_text("#mix-note")
+            page.select_option("#mix-with", "blue")
+            _settle(page, "live.applied && live.applied.style === 'red=0.5,blue=0.5'")
+            assert not page.is_visible("#mix-note")
+        finally:
+            page.close()
+
+
 _DROP = """(png) => {
     const data = new DataTransfer();
     data.items.add(new File([Uint8Array.from(atob(png), (c) => c.charCodeAt(0))], "Tiny One.png", {type: "image/png"}));

@@ -256,3 +256,22 @@ def test_mixes_of_single_style_names_take_the_shared_networks_styles(tmp_path: P
     assert mix.name == "red=0.5,blue=0.5" and mix.network == alone.network
     assert [style.name for style in framestyle.catalog.all_styles()] == ["blue", "green", "red"]
     assert [style.vector is None for style in framestyle.catalog.all_styles()] == [False, False, True]
+
+
+def test_a_change_at_once_during_a_fade_changes_where_it_goes_not_its_time(cards: dict[str, Path],
+                                                                            frame: np.ndarray) -> None:
+    """A mixer's slider moved while the picker's fade runs: the fade goes on, toward the new mix."""
+    now = [0.0]
+    stylizer = Stylizer(str(cards["red"]), temporal=0.0)
+    engine = stylizer.engine
+    red, blue, green = (resolve_style(str(cards[name])) for name in ("red", "blue", "green"))
+    stylizer.set_style(str(cards["blue"]), fade=1.0, clock=lambda: now[0])
+    now[0] = 0.25
+    stylizer(frame)
+    mix = f"{cards['blue']}=0.5,{cards['green']}=0.5"
+    stylizer.set_style(mix, fade=0.0)
+    now[0] = 0.5
+    halfway = 0.5 * red.vector + 0.5 * (0.5 * blue.vector + 0.5 * green.vector)
+    np.testing.assert_array_equal(stylizer(frame), engine(frame, halfway.astype(np.float32)))
+    now[0] = 1.0
+    np.testing.assert_array_equal(stylizer(frame), engine(frame, resolve_style(mix).vector))

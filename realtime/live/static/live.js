@@ -216,10 +216,14 @@ function showStyle(spec) { // the controls set to a style, or a mix of two style
   baseStyle = parts[0][0];
   fillMixer(parts.length === 2 ? parts[1][0] : "");
   if ($("mix-with").value) $("balance").value = parts[1][1];
+  // A mix of three or more (from the address or the command line) is named in full: the mixer holds two.
+  $("mix-note").hidden = parts.length < 3;
+  $("mix-note").textContent = parts.length < 3 ? "" : `now ${describe(spec)}; the mixer replaces it with two`;
   showStyleControls();
 }
 
 function chooseStyle(thumb = true) { // a style control moved: ask for its style or mix
+  $("mix-note").hidden = true;
   styleRequested = mixSpec();
   showStyleControls(thumb);
   sendSettings();
