@@ -269,3 +269,18 @@ def test_without_the_live_extra_the_command_says_what_to_install(monkeypatch: py
     assert main(["live"]) == 2
     err = capsys.readouterr().err
     assert "needs the [live] extra (aiohttp is missing)" in err and "pip install 'framestyle[live]'" in err
+
+
+def test_the_page_is_told_the_camera_size_to_ask_for(tmp_path: Path) -> None:
+    async def body(server: LiveServer, client: TestClient) -> None:
+        assert (await (await client.get("/api/styles")).json())["camera"] == {"width": 1280, "height": 720}
+
+    _run(tmp_path, body, camera_size=(1280, 720))
+
+
+def test_a_bad_camera_size_is_refused_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from framestyle.cli import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["live", "--camera-size", "big"])
+    assert stopped.value.code == 2 and "size must look like 640x360" in capsys.readouterr().err

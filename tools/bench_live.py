@@ -1,11 +1,11 @@
 """Frames/s shown, glass-to-glass latency and dropped share of ``stylize live`` in a real Chromium.
 
-The fake camera plays the shipped sample at 640x360 and 30 frames/s, each frame stamped with its number; the server
-runs with --measure (the stamp's corner is kept unstylized) and the page reads the stamp back from the camera
-preview and from the stylized video, so latency is from the camera frame shown on the page to its stylized frame
-shown on the page. Prints one line per window and the whole run.
+The fake camera plays the shipped sample at 640x360 (or --size) and 30 frames/s, each frame stamped with its
+number; the server runs with --measure (the stamp's corner is kept unstylized) and the page reads the stamp back from
+the camera preview and from the stylized video, so latency is from the camera frame shown on the page to its stylized
+frame shown on the page. Prints one line per window and the whole run.
 
-Usage: python tools/bench_live.py [--seconds 60] [--window 10] [--style NAME] [--json]
+Usage: python tools/bench_live.py [--seconds 60] [--window 10] [--style NAME] [--size 1280x720] [--json]
 Needs Debian's chromium and the playwright Python package (see docs/live.md).
 """
 
@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from framestyle.cli.bench import parse_size
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.live_browser import launch, live_server, make_camera_clip, missing_browser, wait_for  # noqa: E402
@@ -63,6 +65,9 @@ def main() -> int:
     parser.add_argument("--style", help="default: the default bundled style")
     parser.add_argument("--temporal", type=float, help="default: the server's default")
     parser.add_argument("--threads", type=int, help="CPU threads per network run (default: the server's)")
+    parser.add_argument("--size", type=parse_size, default=(640, 360), metavar="WxH",
+                        help="the fake camera's size, asked for by the page (default 640x360)")
+    parser.add_argument("--max-side", type=int, metavar="N", help="the server's --max-side (default: none)")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--screenshot", type=Path, metavar="FILE.png", help="also save a picture of the page")
     args = parser.parse_args()
@@ -73,10 +78,12 @@ def main() -> int:
 
     server_args = ["--measure", *(["--style", args.style] if args.style else []),
                    *(["--temporal", str(args.temporal)] if args.temporal is not None else []),
-                   *(["--threads", str(args.threads)] if args.threads else [])]
+                   *(["--threads", str(args.threads)] if args.threads else []),
+                   *(["--max-side", str(args.max_side)] if args.max_side else []),
+                   "--camera-size", "{}x{}".format(*args.size)]
     with tempfile.TemporaryDirectory() as folder, live_server(*server_args) as (_, url), \
             sync_playwright() as playwright:
-        camera = make_camera_clip(Path(folder) / "camera.y4m")
+        camera = make_camera_clip(Path(folder) / "camera.y4m", *args.size)
         browser = launch(playwright, camera)
         try:
             page = browser.new_page(viewport={"width": 1100, "height": 520})
@@ -106,7 +113,7 @@ def main() -> int:
         print(f"{number * args.window:4.0f} s  {row['fps']:8.1f}  {row['p50_ms']:6}  {row['p95_ms']:6}  "
               f"{row['dropped']:7.1%}")
     print(f"whole   {whole['fps']:8.1f}  {whole['p50_ms']:6}  {whole['p95_ms']:6}  {whole['dropped']:7.1%}  "
-          f"({whole['seconds']} s at 640x360, camera 30 frames/s)")
+          f"({whole['seconds']} s at {args.size[0]}x{args.size[1]}, camera 30 frames/s)")
     return 0
 
 

@@ -21,6 +21,7 @@ import ssl
 from pathlib import Path
 
 from framestyle.catalog import offered_styles
+from framestyle.cli.bench import parse_size
 from framestyle.cli.serve import TOKEN_VARIABLE
 from framestyle.crossfade import DEFAULT_FADE
 from framestyle.engine import DEVICES, EngineOptions
@@ -30,6 +31,7 @@ from framestyle.temporal import DEFAULT_TEMPORAL
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7620
 DEFAULT_MAX_PAGES = 4
+DEFAULT_CAMERA_SIZE = (640, 360)
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -52,6 +54,9 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help=f"starting temporal smoothing (default {DEFAULT_TEMPORAL})")
     parser.add_argument("--max-side", type=int, metavar="N", help="run the network at most N pixels on the longer "
                         "side and upsample the result")
+    parser.add_argument("--camera-size", type=parse_size, default=DEFAULT_CAMERA_SIZE, metavar="WxH",
+                        help="the camera size the page asks the browser for (default 640x360; the camera may give "
+                        "the nearest it has; a page's ?camera=WxH overrides it)")
     parser.add_argument("--device", choices=DEVICES, default="auto", help="where the network runs (default auto)")
     parser.add_argument("--threads", type=int, default=0, metavar="N", help="CPU threads per network run "
                         "(default: one per core)")
@@ -94,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     defaults = Settings(models[0].name, args.strength, args.temporal)
     defaults.check()
     config = LiveConfig(styles=models, defaults=defaults, token=token, max_pages=args.max_pages,
-                        max_side=args.max_side, measure=args.measure, fade=args.fade,
+                        max_side=args.max_side, measure=args.measure, fade=args.fade, camera_size=args.camera_size,
                         engine_options=EngineOptions(device=args.device, threads=args.threads),
                         training=TrainingOptions(args.vgg_weights, args.train_minutes, args.train_steps))
     server = LiveServer(config, report=lambda line: print(f"stylize live: {line}", flush=True))

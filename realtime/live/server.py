@@ -65,6 +65,8 @@ class LiveConfig:
     max_concurrent: int = 2
     #: New styles from the page's pictures (off without VGG weights).
     training: TrainingOptions = field(default_factory=TrainingOptions)
+    #: The camera size (width, height) the page asks the browser for.
+    camera_size: tuple[int, int] = (640, 360)
 
 
 @dataclass
@@ -143,7 +145,8 @@ class LiveServer:
             "styles": [{"name": m.name, "title": m.title, "artist": m.artist, "network": networks.get(_mix_network(m))}
                        for m in styles],
             "style": defaults.style, "strength": defaults.strength, "temporal": defaults.temporal,
-            "max_pages": self.config.max_pages, "training": self.trainer.status()})
+            "max_pages": self.config.max_pages, "training": self.trainer.status(),
+            "camera": {"width": self.config.camera_size[0], "height": self.config.camera_size[1]}})
 
     async def _thumb(self, request: web.Request) -> web.Response:
         """An offered style's thumbnail (kept once made), or a mix's (made on each request; the page's browser

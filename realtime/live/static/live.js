@@ -449,6 +449,8 @@ async function start() {
   offered = config.styles;
   buildPicker(config.styles);
   showStyle(query.get("style") || config.style);
+  const [width, height] = (query.get("camera") || "").split("x").map(Number);
+  const camera = width > 0 && height > 0 ? { width, height } : config.camera;
   setupTraining(config.training);
   $("strength").value = query.get("strength") || config.strength;
   $("temporal").value = query.get("temporal") || config.temporal;
@@ -459,7 +461,8 @@ async function start() {
   let stream;
   try {
     stream = await navigator.mediaDevices.getUserMedia({
-      video: { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: 30 } }, audio: false });
+      video: { width: { ideal: camera.width }, height: { ideal: camera.height }, frameRate: { ideal: 30 } },
+      audio: false });
   } catch (error) {
     return fail(cameraMessage(error));
   }
