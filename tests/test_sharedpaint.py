@@ -10,6 +10,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("tqdm")
 
+from framestyle.train.distill import DistillResult  # noqa: E402
 from framestyle.train.mixnet import MixStyleNet  # noqa: E402
 from framestyle.train.net import FastStyleConfig  # noqa: E402
 from framestyle.train.sharedpaint import PaintConfig, steer, train_painting  # noqa: E402
@@ -56,6 +57,35 @@ def test_a_run_takes_the_styles_in_turn_steers_them_and_resumes(tmp_path: Path) 
     resumed = train_painting(config, images, masks, images[:1], progress=False)
     assert resumed.steps_done == 5
     assert torch.load(config.checkpoint, weights_only=False)["step"] == 5
+    _publishes_with_its_method(config, resumed, tmp_path, paintings)
+
+
+def _publishes_with_its_method(config: PaintConfig, result: DistillResult, tmp_path: Path,
+                               paintings: list[Path]) -> None:
+    """The finished run is written out as the distilled network is: network, fp16 twin, a card per style."""
+    import json
+
+    from framestyle.imageio import write_image
+    from framestyle.train.mixpublish import PAINTED, publish_shared
+
+    data = tmp_path / "kit"
+    (data / "content").mkdir(parents=True)
+    (data / "styles").mkdir()
+    write_image(data / "content" / "photo.png", np.random.default_rng(1).integers(0, 256, (40, 56, 3), np.uint8))
+    for index, painting in enumerate(paintings):
+        (data / "styles" / painting.name).write_bytes(painting.read_bytes())
+        teacher = tmp_path / f"t{index}.onnx"
+        teacher.with_suffix(".json").write_text(json.dumps({
+            "title": f"T{index}", "artist": "A", "year": "1900", "painting": {"file": painting.name},
+            "files": {"fp32": {"sha256": "0" * 64}}, "validation": {"photo_names": ["photo.png"]}}))
+        config.teachers.append(teacher)
+    publish_shared(result, config, ["one", "two"], data, config.vgg_weights, method=PAINTED)
+    card = json.loads(config.out.with_suffix(".json").read_text())
+    assert card["training"]["method"] == PAINTED and card["training"]["steps_done"] == 5
+    assert config.out.exists() and config.out.with_name("painted.fp16.onnx").exists()
+    for name, vector in zip(["one", "two"], result.styles, strict=True):
+        style = json.loads(config.out.with_name(f"{name}.json").read_text())
+        np.testing.assert_allclose(style["shared"]["vector"], vector.numpy(), atol=1e-5)
 
 
 def test_a_warm_start_with_another_count_of_styles_is_refused(tmp_path: Path) -> None:

@@ -88,6 +88,11 @@ def paint(args: argparse.Namespace, teachers: list[Path]) -> int:
                                     args.data / "content" / "wave_and_surfer.jpg")]
     result = train_painting(config, [image for _, image in named], masks, probes)
     print(f"{result.steps_done} steps in {result.seconds / 60:.1f} min")
+    if result.finished:
+        from framestyle.train.mixpublish import PAINTED, publish_shared
+
+        publish_shared(result, config, list(TEACHERS), args.data, args.vgg_weights, method=PAINTED)
+        print(f"wrote {out}")
     return 0
 
 

@@ -25,7 +25,12 @@ from .export import OPSET, STYLE_INPUT_NAME, check_export, to_fp16, to_onnx_byte
 from .mixnet import MixStyleNet
 from .net import count_macs_per_pixel
 from .publish import IO_CONVENTION, sha256
+from .sharedpaint import PaintConfig
 from .vgg import load_vgg
+
+DISTILLED = "distillation from the single-style networks (framestyle.train.distill)"
+PAINTED = ("perceptual losses from the distilled network, each style steered to a content distance "
+           "(framestyle.train.sharedpaint)")
 
 
 def shared_io(style_size: int) -> dict[str, Any]:
@@ -39,10 +44,11 @@ def style_stylizer(session, vector: np.ndarray):  # type: ignore[no-untyped-def]
                                             STYLE_INPUT_NAME: vector})[0][0]
 
 
-def publish_shared(result: DistillResult, config: DistillConfig, names: list[str], data: Path,
-                   vgg_weights: Path | None) -> None:
+def publish_shared(result: DistillResult, config: DistillConfig | PaintConfig, names: list[str], data: Path,
+                   vgg_weights: Path | None, method: str = DISTILLED) -> None:
     """Write ``config.out`` (fp32), its fp16 twin, its card, and a card per style (``names``, in the order of the
-    teachers) beside it, scored on the teachers' validation photos (found in the data kit ``data``)."""
+    teachers) beside it, scored on the teachers' validation photos (found in the data kit ``data``); ``method``
+    says how the network was trained."""
     import onnxruntime as ort
 
     out, net = config.out, result.net
@@ -51,7 +57,7 @@ def publish_shared(result: DistillResult, config: DistillConfig, names: list[str
     vectors = result.styles.numpy().astype(np.float32)
     check = check_export(net, fp32, style=vectors[0])
     fp16_name = f"{out.stem}.fp16.onnx"
-    network_card = shared_card(config, result, fp32, fp16, fp16_name, asdict(check))
+    network_card = shared_card(config, result, fp32, fp16, fp16_name, asdict(check), method)
     session = ort.InferenceSession(fp32, providers=["CPUExecutionProvider"])
     vgg = load_vgg(vgg_weights)
     style_cards = []
@@ -72,8 +78,8 @@ def _json(card: dict[str, Any]) -> bytes:
     return (json.dumps(card, indent=2, ensure_ascii=False) + "\n").encode()
 
 
-def shared_card(config: DistillConfig, result: DistillResult, fp32: bytes, fp16: bytes, fp16_name: str,
-                export_check: dict[str, Any]) -> dict[str, Any]:
+def shared_card(config: DistillConfig | PaintConfig, result: DistillResult, fp32: bytes, fp16: bytes,
+                fp16_name: str, export_check: dict[str, Any], method: str = DISTILLED) -> dict[str, Any]:
     """The shared network's card: architecture, I/O, files, the export check and how it was trained."""
     net: MixStyleNet = result.net
     return {
@@ -95,7 +101,7 @@ def shared_card(config: DistillConfig, result: DistillResult, fp32: bytes, fp16:
         },
         "export_check": export_check,
         "training": {
-            "method": "distillation from the single-style networks (framestyle.train.distill)",
+            "method": method,
             **json.loads(json.dumps(asdict(config), default=str)),
             "teachers": [Path(p).name for p in config.teachers],
             "out": config.out.name,
