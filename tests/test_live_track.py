@@ -321,18 +321,24 @@ def test_a_style_change_fades_on_the_pages_own_stylizer(shared_bank: StyleBank, 
 
 def test_a_mix_is_a_style_its_weights_move_at_once_and_an_unknown_name_changes_nothing(
         shared_bank: StyleBank) -> None:
-    """The clock stands still, so a fading change shows the old style and one that does not fade the new one."""
+    """A new style fades; new weights of the same styles apply at once, or, during a fade, become where the fade
+    goes (a mixer's slider moved while the picker's fade runs must not cut it short)."""
     still = _picture(0)
+    now = [0.0]
 
     def expected(spec: str) -> np.ndarray:
         return shared_bank.stylizer(spec, temporal=0.0)(still)
 
     async def run() -> tuple[list[np.ndarray], Settings, Stylizer]:
-        track, stylizer = _shared_track(shared_bank, 0.5, [0.0])
+        track, stylizer = _shared_track(shared_bank, 0.5, now)
         shown = [await _newest(track)]
-        await track.apply(Settings("red=0.7,blue=0.3", 1.0, 0.0))  # another style: a fade (standing still)
+        await track.apply(Settings("red=0.7,blue=0.3", 1.0, 0.0))  # another style: a fade (the clock stands still)
         shown.append(await _newest(track))
-        await track.apply(Settings("red=0.2,blue=0.8", 1.0, 0.0))  # the same styles reweighted: at once
+        await track.apply(Settings("red=0.2,blue=0.8", 1.0, 0.0))  # reweighted during the fade: its new end
+        shown.append(await _newest(track))
+        now[0] = 1.0  # the fade is over
+        shown.append(await _newest(track))
+        await track.apply(Settings("red=0.4,blue=0.6", 1.0, 0.0))  # reweighted with no fade running: at once
         shown.append(await _newest(track))
         with pytest.raises(ModelError, match="unknown style 'purple'"):
             await track.apply(Settings("red=0.5,purple=0.5", 1.0, 0.0))
@@ -348,6 +354,8 @@ def test_a_mix_is_a_style_its_weights_move_at_once_and_an_unknown_name_changes_n
     shown, settings, stylizer = asyncio.run(run())
     np.testing.assert_array_equal(shown[0], expected("red"))
     np.testing.assert_array_equal(shown[1], expected("red"))
-    np.testing.assert_array_equal(shown[2], expected("red=0.2,blue=0.8"))
-    np.testing.assert_array_equal(shown[3], shown[2])
-    assert settings == Settings("red=0.2,blue=0.8", 1.0, 0.0) and stylizer.model.name == "red=0.2,blue=0.8"
+    np.testing.assert_array_equal(shown[2], expected("red"))
+    np.testing.assert_array_equal(shown[3], expected("red=0.2,blue=0.8"))
+    np.testing.assert_array_equal(shown[4], expected("red=0.4,blue=0.6"))
+    np.testing.assert_array_equal(shown[5], shown[4])
+    assert settings == Settings("red=0.4,blue=0.6", 1.0, 0.0) and stylizer.model.name == "red=0.4,blue=0.6"

@@ -450,7 +450,7 @@ async function start() {
   buildPicker(config.styles);
   showStyle(query.get("style") || config.style);
   const [width, height] = (query.get("camera") || "").split("x").map(Number);
-  const camera = width > 0 && height > 0 ? { width, height } : config.camera;
+  const cameraSize = width > 0 && height > 0 ? { width, height } : config.camera;
   setupTraining(config.training);
   $("strength").value = query.get("strength") || config.strength;
   $("temporal").value = query.get("temporal") || config.temporal;
@@ -461,7 +461,7 @@ async function start() {
   let stream;
   try {
     stream = await navigator.mediaDevices.getUserMedia({
-      video: { width: { ideal: camera.width }, height: { ideal: camera.height }, frameRate: { ideal: 30 } },
+      video: { width: { ideal: cameraSize.width }, height: { ideal: cameraSize.height }, frameRate: { ideal: 30 } },
       audio: false });
   } catch (error) {
     return fail(cameraMessage(error));
