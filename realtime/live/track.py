@@ -180,9 +180,8 @@ class StylizedTrack(MediaStreamTrack):
         """Switch to new settings: strength and smoothing from the next frame on; a new style or mix as soon as its
         network is loaded (frames keep flowing in the old style meanwhile), fading over the track's ``fade``, but
         new weights of the same styles at once (a mixer's slider is its own fade; during a fade they become where it
-        goes). The stylizer and its temporal
-        history stay. Raises ``StyleError`` for a bad value or an unknown style, leaving the settings as they
-        were."""
+        goes). The stylizer and its temporal history stay. Raises ``StyleError`` for a bad value or an unknown
+        style, leaving the settings as they were."""
         settings.check()
         if settings.style != self.settings.style:
             model, engine = await asyncio.get_running_loop().run_in_executor(None, self._load, settings.style)
