@@ -39,13 +39,14 @@ class NewStyleConfig:
     crop: int = 192
     batch: int = 2
     learning_rate: float = 0.02
-    style_weight: float = 2.0
+    #: 1.4 and a face weight of 50 kept more faces than 2 and 15 on both paintings tried (docs/mixing.md).
+    style_weight: float = 1.4
     content_weight: float = 1.0
     tv_weight: float = 0.5
     #: Where the faces are in each image ((H, W) uint8 masks, None for an image without one, or None for no
     #: weighting); the content loss weighs those pixels ``1 + face_weight`` times, to keep the faces.
     masks: list[np.ndarray | None] | None = None
-    face_weight: float = 15.0
+    face_weight: float = 50.0
     #: Fraction of the crops turned grey, so black-and-white footage is not new to the style.
     gray_fraction: float = 0.25
     title: str = ""
