@@ -192,19 +192,19 @@ def test_a_new_style_is_usable_by_name_and_in_mixes_and_resumes_after_ctrl_c(
     photos.mkdir()
     for i in range(2):
         write_image(photos / f"p{i}.png", np.roll(frame, 7 * i, axis=1))
-    calls, real = [0], newstyle.content_distance
+    calls, real = [0], newstyle.perceptual_terms
 
-    def interrupted(*args: object, **kwargs: object) -> torch.Tensor:
+    def interrupted(*args: object, **kwargs: object) -> dict:
         calls[0] += 1
         if calls[0] == 2:  # during the second training step
             raise KeyboardInterrupt
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(newstyle, "content_distance", interrupted)
+    monkeypatch.setattr(newstyle, "perceptual_terms", interrupted)
     content = ("--content", str(photos), "--steps", "3")
     assert _add_style(painting, vgg_file, *content) == 130
     assert (installed / "mine.partial.pt").exists() and not (installed / "mine.json").exists()
-    monkeypatch.setattr(newstyle, "content_distance", real)
+    monkeypatch.setattr(newstyle, "perceptual_terms", real)
     assert _add_style(painting, vgg_file, *content) == 0
     assert "resuming mine" in capsys.readouterr().out
     card = json.loads((installed / "mine.json").read_text())

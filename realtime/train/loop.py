@@ -15,7 +15,7 @@ from ..errors import InputError
 from ..imageio import read_rgb
 from .config import TrainConfig
 from .data import CropSampler, expand_image_paths, face_masks, video_frames
-from .losses import content_distance, grid_energy, stability_loss, style_distance, total_variation
+from .losses import perceptual_terms, stability_loss, update_running
 from .net import build_network
 from .vgg import load_vgg
 
@@ -117,16 +117,9 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> T
         photos = crops[:, :3].contiguous()
         weight = 1.0 + config.face_weight * crops[:, 3:] if config.face_weight > 0 else None
         stylized = net(photos)
-        out_features = vgg(stylized)
-        with torch.no_grad():
-            photo_content = vgg.content(photos)
-        terms = {
-            "content": content_distance(out_features, photo_content, weight).mean() * config.content_weight,
-            "style": style_distance(out_features, grams).mean() * config.style_weight,
-            "tv": total_variation(stylized).mean() * config.tv_weight,
-        }
-        if config.grid_weight > 0:
-            terms["grid"] = grid_energy(stylized) * config.grid_weight
+        terms = perceptual_terms(vgg, photos, stylized, grams, face=weight, content_weight=config.content_weight,
+                                 style_weight=config.style_weight, tv_weight=config.tv_weight,
+                                 grid_weight=config.grid_weight)
         if config.stability_weight > 0:
             stability = stability_loss(net, photos, stylized, motion_generator).mean()
             terms["stability"] = stability * config.stability_weight
@@ -136,8 +129,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> T
         optimizer.step()
         schedule.step()
         step += 1
-        for key, value in terms.items():
-            running[key] = 0.9 * running.get(key, value.item()) + 0.1 * value.item()
+        update_running(running, terms, keep=0.9)
         bar.update(1)
         bar.set_postfix({k: f"{v:.3g}" for k, v in running.items()})
         if step % config.checkpoint_every == 0:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from .vgg import CONTENT_LAYER, STYLE_LAYERS, Features
+from .vgg import CONTENT_LAYER, STYLE_LAYERS, Features, Vgg16
 
 
 def gram(features: torch.Tensor) -> torch.Tensor:
@@ -102,3 +102,26 @@ def stability_loss(net: Callable[[torch.Tensor], torch.Tensor], photos: torch.Te
     # the original's stylization toward blur.
     diff = (moved_output - expected.detach()).pow(2) * mask
     return diff.sum(dim=(1, 2, 3)) / mask.sum(dim=(1, 2, 3)).clamp_min(1.0) / 3
+
+
+def perceptual_terms(vgg: Vgg16, photos: torch.Tensor, stylized: torch.Tensor, grams: dict[str, torch.Tensor], *,
+                     face: torch.Tensor | None, content_weight: float, style_weight: float, tv_weight: float,
+                     grid_weight: float = 0.0) -> dict[str, torch.Tensor]:
+    """The weighted losses of a stylized batch: content (``face``: a per-position weight, see
+    :func:`content_distance`), style against ``grams``, total variation, and the grid term when its weight is
+    above 0."""
+    features = vgg(stylized)
+    with torch.no_grad():
+        photo_content = vgg.content(photos)
+    terms = {"content": content_distance(features, photo_content, face).mean() * content_weight,
+             "style": style_distance(features, grams).mean() * style_weight,
+             "tv": total_variation(stylized).mean() * tv_weight}
+    if grid_weight > 0:
+        terms["grid"] = grid_energy(stylized) * grid_weight
+    return terms
+
+
+def update_running(running: dict[str, float], terms: dict[str, torch.Tensor], keep: float) -> None:
+    """Exponential running means of the loss terms for progress display (``keep``: the old mean's share)."""
+    for key, value in terms.items():
+        running[key] = keep * running.get(key, value.item()) + (1.0 - keep) * value.item()

@@ -19,7 +19,7 @@ from ..imageio import read_rgb
 from .data import CropSampler
 from .evaluate import painting_grams, score_style, to_tensor
 from .export import weights_from_onnx
-from .losses import content_distance, style_distance, total_variation
+from .losses import perceptual_terms, style_distance, update_running
 from .mixnet import MixStyleNet
 from .net import FastStyleConfig
 from .vgg import load_vgg
@@ -119,18 +119,13 @@ def train_new_style(config: NewStyleConfig, styles: list[StyleModel], progress: 
             photos = crops[:, :3].contiguous()
             weight = 1.0 + config.face_weight * crops[:, 3:] if config.masks else None
             stylized = net(photos, vector)
-            features = vgg(stylized)
-            with torch.no_grad():
-                photo_content = vgg.content(photos)
-            terms = {"content": content_distance(features, photo_content, weight).mean() * config.content_weight,
-                     "style": style_distance(features, grams).mean() * config.style_weight,
-                     "tv": total_variation(stylized).mean() * config.tv_weight}
+            terms = perceptual_terms(vgg, photos, stylized, grams, face=weight, content_weight=config.content_weight,
+                                     style_weight=config.style_weight, tv_weight=config.tv_weight)
             optimizer.zero_grad(set_to_none=True)
             sum(terms.values()).backward()  # type: ignore[union-attr]
             optimizer.step()
             step += 1
-            for key, value in terms.items():
-                running[key] = 0.9 * running.get(key, value.item()) + 0.1 * value.item()
+            update_running(running, terms, keep=0.9)
             elapsed = time.monotonic() - began
             left = max(0.0, min(budget - elapsed, elapsed / (step - first_step) * (config.max_steps - step)))
             bar.update(1)

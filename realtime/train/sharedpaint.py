@@ -21,10 +21,11 @@ import numpy as np
 import torch
 
 from ..atomic import atomic_file
+from ..imageio import read_rgb
 from .data import CropSampler
 from .distill import DistillResult, cosine_rate
 from .evaluate import painting_grams, score_style, to_tensor
-from .losses import content_distance, grid_energy, stability_loss, style_distance, total_variation
+from .losses import perceptual_terms, stability_loss, update_running
 from .mixnet import MixStyleNet
 from .net import FastStyleConfig
 from .vgg import load_vgg
@@ -90,7 +91,7 @@ def train_painting(config: PaintConfig, images: list[np.ndarray], masks: list[np
     if len(styles) != len(config.paintings):
         raise ValueError(f"{config.init} has {len(styles)} styles, {len(config.paintings)} paintings given")
     vgg = load_vgg(config.vgg_weights)
-    grams = [painting_grams(vgg, _read(path)) for path in config.paintings]
+    grams = [painting_grams(vgg, read_rgb(path)) for path in config.paintings]
     sampler = CropSampler(images, config.crop, config.seed, masks, config.gray_fraction)
     motion = torch.Generator().manual_seed(config.seed + 1)
     optimizer = torch.optim.Adam([*net.parameters(), styles], lr=config.learning_rate)
@@ -127,14 +128,9 @@ def train_painting(config: PaintConfig, images: list[np.ndarray], masks: list[np
         face = 1.0 + config.face_weight * crops[:, 3:] if masks else None
         vector = styles[index]
         stylized = net(photos, vector)
-        features = vgg(stylized)
-        with torch.no_grad():
-            photo_content = vgg.content(photos)
-        terms = {"content": content_distance(features, photo_content, face).mean() * config.content_weight,
-                 "style": style_distance(features, grams[index]).mean() * weights[index],
-                 "tv": total_variation(stylized).mean() * config.tv_weight}
-        if config.grid_weight > 0:
-            terms["grid"] = grid_energy(stylized) * config.grid_weight
+        terms = perceptual_terms(vgg, photos, stylized, grams[index], face=face,
+                                 content_weight=config.content_weight, style_weight=weights[index],
+                                 tv_weight=config.tv_weight, grid_weight=config.grid_weight)
         if config.stability_weight > 0:
             moved = stability_loss(lambda x: net(x, vector), photos, stylized, motion)  # noqa: B023
             terms["stability"] = moved.mean() * config.stability_weight
@@ -144,8 +140,7 @@ def train_painting(config: PaintConfig, images: list[np.ndarray], masks: list[np
         sum(terms.values()).backward()  # type: ignore[union-attr]
         optimizer.step()
         step += 1
-        for key, value in terms.items():
-            running[key] = 0.95 * running.get(key, value.item()) + 0.05 * value.item()
+        update_running(running, terms, keep=0.95)
         bar.update(1)
         bar.set_postfix({k: f"{v:.3g}" for k, v in running.items()})
         if step % config.adapt_every == 0:
@@ -178,13 +173,7 @@ def probe_scores(net: MixStyleNet, styles: torch.Tensor, vgg: torch.nn.Module, p
             out = net(to_tensor(image), vector)[0]
             return (out.permute(1, 2, 0).numpy() * 255.0).round().clip(0, 255).astype(np.uint8)
 
-        scores = score_style(vgg, _read(painting), probes, stylize)  # type: ignore[arg-type]
+        scores = score_style(vgg, read_rgb(painting), probes, stylize)  # type: ignore[arg-type]
         results.append((scores.style_ratio, scores.content_distance))
     net.train()
     return results
-
-
-def _read(path: Path) -> np.ndarray:
-    from ..imageio import read_rgb
-
-    return read_rgb(path)
