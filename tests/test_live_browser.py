@@ -1,9 +1,9 @@
 """``stylize live`` end to end in a real Chromium with a fake camera (a Y4M clip made from the shipped sample,
 each frame stamped with its number): stylized frames arrive and match the style, the page's style picker and
-sliders change the output, the mixer blends two styles of a shared network, snapshots save PNGs, a closed tab
-leaves the server serving the others, a picture dropped on the page is trained into a style that appears in the
-picker, and every failure (camera refused or busy, a page beyond the cap, an unknown
-style, the server stopped) shows its message. Skipped, with the reason, where Debian's chromium or the playwright
+sliders change the output, the mixer blends two styles of a shared network and its pad four, snapshots save PNGs, a
+closed tab leaves the server serving the others, a picture dropped on the page is trained into a style that appears
+in the picker, and every failure (camera refused or busy, a page beyond the cap, an unknown style, the server
+stopped) shows its message. Skipped, with the reason, where Debian's chromium or the playwright
 package is missing (.ci/run installs both)."""
 
 from __future__ import annotations
@@ -278,6 +278,45 @@ def test_a_mix_of_three_styles_is_named_in_full_and_the_mixer_replaces_it(browse
             page.select_option("#mix-with", "blue")
             _settle(page, "live.applied && live.applied.style === 'red=0.5,blue=0.5'")
             assert not page.is_visible("#mix-note")
+        finally:
+            page.close()
+
+
+def test_the_pad_mixes_four_corners_by_where_the_point_is(browser: Any, tmp_path: Path) -> None:
+    cards = write_tiny_shared(tmp_path)
+    with live_server("--measure", "--temporal", "0", *(f"--style={cards[name]}" for name in SHARED_STYLES)) \
+            as (_, url):
+        page = browser.new_page()
+        try:
+            page.goto(url)
+            wait_for(page, STREAMING)
+            page.select_option("#mix-with", "blue")
+            page.eval_on_selector("#balance", "(slider) => { slider.value = 0.3; "
+                                  "slider.dispatchEvent(new Event('input')); }")
+            _settle(page, "live.applied && live.applied.style === 'red=0.7,blue=0.3'")
+            page.click("#pad-open")  # the pad opens on the mix shown: the point on the top edge, nothing changes
+            assert page.is_visible("#pad") and not page.is_visible("#two-mix")
+            assert page.input_value("#pad-1") == "blue" and page.inner_text("#pad-0") == "red"
+            assert page.eval_on_selector("#pad-dot", "(dot) => [dot.style.left, dot.style.top]") == ["30%", "0%"]
+            # the other corners take the other partners in turn (three styles for four corners: blue twice)
+            assert [page.input_value(f"#pad-{corner}") for corner in (2, 3)] == ["green", "blue"]
+            page.click("#pad")  # the middle: a quarter each corner
+            _settle(page, "live.applied && live.applied.style === 'red=0.25,blue=0.5,green=0.25'")
+            assert "25% red + 50% blue + 25% green" in page.inner_text("#remote-caption")
+            assert page.get_attribute("#pad", "aria-valuetext") == "25% red + 50% blue + 25% green"
+            page.focus("#pad")
+            for _ in range(10):  # to the bottom edge with the arrow keys: the top corners' shares go
+                page.keyboard.press("ArrowDown")
+            _settle(page, "live.applied && live.applied.style === 'blue=0.5,green=0.5'")
+            assert [entry["style"] for entry in _status(url)["settings"]] == ["blue=0.5,green=0.5"]
+            wait_for(page, "(() => { const thumb = document.querySelector('#mix-thumb'); return !thumb.hidden && "
+                     "thumb.complete && thumb.naturalWidth > 0 && "
+                     "decodeURIComponent(thumb.src).includes('/api/thumb/blue=0.5,green=0.5.jpg'); })()")
+            page.select_option("#pad-3", "green")  # a corner changed: green on both bottom corners
+            _settle(page, "live.applied && live.applied.style === 'green'")
+            page.click("#pad-open")  # back to two styles: the slider's mix again
+            _settle(page, "live.applied && live.applied.style === 'red=0.7,blue=0.3'")
+            assert page.is_visible("#two-mix") and not page.is_visible("#pad")
         finally:
             page.close()
 

@@ -161,7 +161,7 @@ function markStyle(name) {
   for (const button of $("styles").children) button.setAttribute("aria-checked", String(button.dataset.style === name));
 }
 
-// --- the mixer: the picked style and another of its shared network, with the balance between them ---------------
+// --- the mixer: the picked style and another of its shared network with the balance between them, or four on a pad
 const label = (name) => name.replaceAll("_", " ");
 const weight = (value) => String(Number(value.toFixed(2))); // "0.7", "1", "0"
 
@@ -185,18 +185,55 @@ function partners(name) { // the other offered styles of the shared network of s
   return offered.filter((style) => style.network === own.network && style.name !== name);
 }
 
+// The pad: the picked style at the top left corner and three more at the others; the point's place mixes them,
+// each corner weighing as much as the point is near it (bilinear weights, summing to 1).
+let padPoint = [0, 0]; // across and down, 0 to 1; [0, 0] is the picked style alone
+const padOpen = () => !$("pad-box").hidden && !$("mixer").hidden; // a style with no partners has no pad
+const padCorners = () => [baseStyle, $("pad-1").value, $("pad-2").value, $("pad-3").value];
+
+function padSpec() {
+  const [x, y] = padPoint, shares = new Map();
+  const weights = [(1 - x) * (1 - y), x * (1 - y), (1 - x) * y, x * y];
+  padCorners().forEach((name, corner) => shares.set(name, (shares.get(name) || 0) + weights[corner]));
+  const parts = [...shares].filter(([, share]) => share >= 0.005); // what rounds to 0 is left out
+  return parts.length === 1 ? parts[0][0] : parts.map(([name, share]) => `${name}=${weight(share)}`).join(",");
+}
+
 function mixSpec() {
+  if (padOpen()) return padSpec();
   const other = $("mix-with").value;
   if (!other) return baseStyle;
   const share = Number($("balance").value);
   return `${baseStyle}=${weight(1 - share)},${other}=${weight(share)}`;
 }
 
+function fillCorner(select, others, fallback) { // a corner's choices, keeping its style if it is still offered
+  const keep = select.value;
+  select.replaceChildren(...others.map((style) => new Option(label(style.name), style.name)));
+  select.value = others.some((style) => style.name === keep) ? keep : fallback;
+}
+
 function fillMixer(other) { // the mixer's choices for the picked style; hidden when it has none
   const others = partners(baseStyle), select = $("mix-with");
   select.replaceChildren(new Option("nothing", ""), ...others.map((style) => new Option(label(style.name), style.name)));
   select.value = others.some((style) => style.name === other) ? other : "";
+  // the pad's corners default to the partners in turn (a style may take two corners when there are few)
+  [1, 2, 3].forEach((corner, index) => {
+    if (others.length) fillCorner($(`pad-${corner}`), others, others[index % others.length].name);
+  });
   $("mixer").hidden = others.length === 0;
+}
+
+function showPad() {
+  const [x, y] = padPoint;
+  $("pad-0").textContent = label(baseStyle);
+  padCorners().forEach((name, corner) => {
+    const thumb = $("pad").querySelectorAll(".pad-thumb")[corner], src = api(`/api/thumb/${encodeURIComponent(name)}.jpg`);
+    if (thumb.getAttribute("src") !== src) thumb.src = src;
+  });
+  $("pad-dot").style.left = `${100 * x}%`;
+  $("pad-dot").style.top = `${100 * y}%`;
+  $("pad").setAttribute("aria-valuetext", describe(padSpec()));
 }
 
 function showStyleControls(thumb = true) {
@@ -204,14 +241,51 @@ function showStyleControls(thumb = true) {
   $("balance").disabled = !other;
   $("mix-base").textContent = label(baseStyle);
   $("mix-other").textContent = other ? label(other) : "";
+  $("two-mix").hidden = padOpen();
+  $("pad-open").textContent = padOpen() ? "mix two" : "mix four";
+  $("pad-open").setAttribute("aria-expanded", String(padOpen()));
+  if (padOpen()) showPad();
   markStyle(baseStyle);
   if (!thumb) return;
-  $("mix-thumb").hidden = !other;
-  if (other) $("mix-thumb").src = api(`/api/thumb/${encodeURIComponent(styleRequested)}.jpg`);
+  const mixed = styleRequested.includes(",");
+  $("mix-thumb").hidden = !mixed;
+  if (mixed) $("mix-thumb").src = api(`/api/thumb/${encodeURIComponent(styleRequested)}.jpg`);
+}
+
+function togglePad() { // the pad opens on the mix shown (the two-style mix on its top edge), so nothing jumps
+  if (!padOpen()) {
+    const other = $("mix-with").value;
+    const names = partners(baseStyle).map((style) => style.name).sort((a, b) => (b === other) - (a === other));
+    [1, 2, 3].forEach((corner, index) => { $(`pad-${corner}`).value = names[index % names.length]; });
+    padPoint = [other ? Number($("balance").value) : 0, 0];
+  }
+  $("pad-box").hidden = padOpen();
+  chooseStyle();
+}
+
+function padMoved(x, y) {
+  const clamp = (value) => Math.round(100 * Math.min(1, Math.max(0, value))) / 100;
+  padPoint = [clamp(x), clamp(y)];
+  chooseStyle(false); // each move from the next frame, no fade; the thumbnail once the point rests
+}
+
+function padPointer(event) {
+  const box = $("pad").getBoundingClientRect();
+  padMoved((event.clientX - box.left) / box.width, (event.clientY - box.top) / box.height);
+}
+
+const PAD_KEYS = { ArrowLeft: [-0.05, 0], ArrowRight: [0.05, 0], ArrowUp: [0, -0.05], ArrowDown: [0, 0.05] };
+
+function padKey(event) {
+  const step = PAD_KEYS[event.key];
+  if (!step) return;
+  event.preventDefault();
+  padMoved(padPoint[0] + step[0], padPoint[1] + step[1]);
 }
 
 function showStyle(spec) { // the controls set to a style, or a mix of two styles of one shared network
   styleRequested = spec;
+  $("pad-box").hidden = true;
   const parts = parseSpec(spec);
   baseStyle = parts[0][0];
   fillMixer(parts.length === 2 ? parts[1][0] : "");
@@ -522,6 +596,13 @@ $("temporal").addEventListener("input", sendSettings);
 $("mix-with").addEventListener("change", () => chooseStyle());
 $("balance").addEventListener("input", () => chooseStyle(false)); // each move from the next frame, no fade
 $("balance").addEventListener("change", () => showStyleControls()); // the mix's thumbnail once the slider rests
+$("pad-open").addEventListener("click", togglePad);
+for (const corner of [1, 2, 3]) $(`pad-${corner}`).addEventListener("change", () => chooseStyle());
+$("pad").addEventListener("pointerdown", (event) => { $("pad").setPointerCapture(event.pointerId); padPointer(event); });
+$("pad").addEventListener("pointermove", (event) => { if ($("pad").hasPointerCapture(event.pointerId)) padPointer(event); });
+$("pad").addEventListener("pointerup", () => showStyleControls());
+$("pad").addEventListener("keydown", padKey);
+$("pad").addEventListener("keyup", (event) => { if (PAD_KEYS[event.key]) showStyleControls(); });
 $("snapshot").addEventListener("click", snapshot);
 $("train-picture").addEventListener("change", pictureChosen);
 $("train-start").addEventListener("click", train);
