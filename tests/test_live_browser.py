@@ -162,6 +162,27 @@ def test_stylized_frames_arrive_match_the_style_and_follow_the_page_controls(
         page.close()
 
 
+def test_the_camera_is_sent_at_about_the_rate_the_server_stylizes(browser: Any, server: str) -> None:
+    page = browser.new_page()
+    try:
+        page.goto(server)
+        wait_for(page, STREAMING)
+        # 1.5x the server's rate plus 2, between 8 and 30 frames/s; changes under 2 frames/s are left out
+        rates = page.evaluate("[[4, 30], [12, 30], [12, 21], [25, 20], [40, 20], [0.5, 30]].map("
+                              "([fps, now]) => sendRateFor(fps, now))")
+        assert rates == [8, 20, 21, 30, 30, 8]
+        # the server reporting a slow stylizer (its real reports held back meanwhile): Chrome is told to send the
+        # camera at the lower rate
+        asked, applied = page.evaluate("(async () => { const pace = paceCamera; paceCamera = () => {}; "
+                                       "await pace(4); const asked = live.sendRate; "
+                                       "const applied = sender.getParameters().encodings[0].maxFramerate; "
+                                       "paceCamera = pace; return [asked, applied]; })()")
+        assert asked == applied == 8
+        _keeps_streaming(page)
+    finally:
+        page.close()
+
+
 def test_a_tab_closed_mid_stream_leaves_the_server_serving_the_others(browser: Any, server: str) -> None:
     _wait_pages(server, 0)  # the page of the test before has gone
     first, second = browser.new_page(), browser.new_page()

@@ -99,21 +99,23 @@ def main() -> int:
                       flush=True)
             print(file=sys.stderr)
             end = start + 1000 * args.seconds
-            data = page.evaluate("({l: live.latencies, f: live.frameTimes, c: live.localTimes, s: live.serverStats})")
+            data = page.evaluate("({l: live.latencies, f: live.frameTimes, c: live.localTimes, s: live.serverStats, "
+                                 "r: live.sendRate})")
         finally:
             browser.close()
     step = 1000 * args.window
     windows = [summarise(data["l"], data["f"], data["c"], t, min(t + step, end)) for t in np.arange(start, end, step)]
     whole = summarise(data["l"], data["f"], data["c"], start, end)
     if args.json:
-        print(json.dumps({"windows": windows, "whole": whole, "server": data["s"]}))
+        print(json.dumps({"windows": windows, "whole": whole, "server": data["s"], "send_rate": data["r"]}))
         return 0
     print("window  frames/s  p50 ms  p95 ms  dropped")
     for number, row in enumerate(windows):
         print(f"{number * args.window:4.0f} s  {row['fps']:8.1f}  {row['p50_ms']:6}  {row['p95_ms']:6}  "
               f"{row['dropped']:7.1%}")
     print(f"whole   {whole['fps']:8.1f}  {whole['p50_ms']:6}  {whole['p95_ms']:6}  {whole['dropped']:7.1%}  "
-          f"({whole['seconds']} s at {args.size[0]}x{args.size[1]}, camera 30 frames/s)")
+          f"({whole['seconds']} s at {args.size[0]}x{args.size[1]}, camera 30 frames/s, sent at {data['r']} at the "
+          "end)")
     return 0
 
 

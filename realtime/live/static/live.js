@@ -7,10 +7,10 @@ const token = query.get("token") || "";
 const $ = (id) => document.getElementById(id);
 const live = (window.live = {
   state: "starting", error: null, applied: null, serverStats: null, shown: 0, frameTimes: [],
-  latencies: [], localTimes: [], remoteStamps: 0,
+  latencies: [], localTimes: [], remoteStamps: 0, sendRate: 30,
 });
 const HISTORY = 20000; // samples kept for the readout and the benchmark
-let pc = null, channel = null, lastStats = 0, styleRequested = null;
+let pc = null, channel = null, sender = null, lastStats = 0, styleRequested = null;
 let offered = [], baseStyle = null; // the server's styles; the one picked with the thumbnails
 
 function api(path) {
@@ -323,7 +323,7 @@ function buildPicker(styles) {
 
 function onChannelMessage(event) {
   const message = JSON.parse(event.data);
-  if (message.stats) { live.serverStats = message.stats; lastStats = performance.now(); }
+  if (message.stats) { live.serverStats = message.stats; lastStats = performance.now(); paceCamera(message.stats.fps); }
   if (message.applied) {
     live.applied = message.applied;
     $("remote-caption").textContent = `stylized: ${describe(message.applied.style)}`;
@@ -439,6 +439,24 @@ async function train() {
   }
 }
 
+// --- pacing: the camera is sent at about the rate the server stylizes, with room to grow, not always at 30
+// frames/s: each frame the server would skip still costs Chrome an encode and the server a decode.
+const SEND_RATES = [8, 30]; // frames/s, the lowest and highest asked for
+
+function sendRateFor(stylizedPerSecond, current) { // the camera's send rate for the server's stylizing rate
+  const rate = Math.min(SEND_RATES[1], Math.max(SEND_RATES[0], Math.round(1.5 * stylizedPerSecond + 2)));
+  return Math.abs(rate - current) < 2 ? current : rate; // a change under 2 frames/s is not worth the encoder's
+}
+
+async function paceCamera(stylizedPerSecond) {
+  if (!sender || !(stylizedPerSecond > 0)) return;
+  const rate = sendRateFor(stylizedPerSecond, live.sendRate), parameters = sender.getParameters();
+  if (rate === live.sendRate || !parameters.encodings || !parameters.encodings.length) return;
+  parameters.encodings[0].maxFramerate = rate;
+  live.sendRate = rate;
+  await sender.setParameters(parameters).catch(() => {});
+}
+
 // --- snapshot -----------------------------------------------------------------------------------------------------
 function snapshot() {
   const video = $("remote");
@@ -552,9 +570,10 @@ async function start() {
   channel.addEventListener("open", () => { live.state = "streaming"; lastStats = performance.now(); });
   channel.addEventListener("close", lost);
   const transceiver = pc.addTransceiver(camera, { direction: "sendrecv", streams: [stream] });
-  const parameters = transceiver.sender.getParameters();
+  sender = transceiver.sender;
+  const parameters = sender.getParameters();
   parameters.degradationPreference = "maintain-resolution"; // a slow link lowers frames/s, not the picture size
-  await transceiver.sender.setParameters(parameters).catch(() => {});
+  await sender.setParameters(parameters).catch(() => {});
   pc.addEventListener("track", (event) => {
     // show each stylized frame as soon as it is decoded: the server already drops late frames
     if ("jitterBufferTarget" in event.receiver) event.receiver.jitterBufferTarget = 0;
