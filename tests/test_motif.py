@@ -205,3 +205,26 @@ def test_evaluate_style_reports_the_motif_of_a_pasting_model(tmp_path: Path,
     assert report["motif"]["motif_amplitude"] > MAX_MOTIF_AMPLITUDE
     assert main(["evaluate-style", *common]) == 0
     assert f"pasted motif {expected.motif_amplitude:.1f} grey levels at a fixed place" in capsys.readouterr().out
+
+
+def test_the_training_loss_measures_invented_structure_as_the_motif_measure_does() -> None:
+    torch = pytest.importorskip("torch")
+    from framestyle.train.losses import invented_structure
+
+    rng = np.random.default_rng(3)
+    photo = cv2.resize(rng.integers(0, 256, (8, 8, 3)).astype(np.uint8), (192, 192), interpolation=cv2.INTER_CUBIC)
+    grey = np.repeat(photo.mean(axis=2, keepdims=True).astype(np.uint8), 3, axis=2)  # collinear colour features
+    graded = np.clip(photo * 0.8 + 30, 0, 255).astype(np.uint8)  # explained by the colour: nothing invented
+    slab = np.clip(graded + 50.0 * (np.arange(192)[None, :, None] > 96), 0, 255).astype(np.uint8)
+
+    def tensor(image: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255
+
+    for source, stylized in ((photo, graded), (photo, slab), (grey, slab)):
+        expected = float(np.sqrt((residual_map(source, stylized, columns=6) ** 2).mean()))
+        assert invented_structure(tensor(source), tensor(stylized)).item() == pytest.approx(expected, abs=1e-3)
+    assert invented_structure(tensor(photo), tensor(graded)).item() < 0.5 < 10 < invented_structure(
+        tensor(photo), tensor(slab)).item()
+    output = tensor(slab).requires_grad_()
+    invented_structure(tensor(photo), output).sum().backward()
+    assert output.grad is not None and output.grad.abs().sum() > 0

@@ -47,14 +47,16 @@ def test_a_run_takes_the_styles_in_turn_steers_them_and_resumes(tmp_path: Path) 
     config = PaintConfig(paintings=paintings, init=tmp_path / "warm.ckpt", out=tmp_path / "painted.onnx",
                          style_weights=[1.0, 1.0], width=CONFIG.width, blocks=1, steps=4, batch=2, crop=24,
                          adapt_every=2, content_target=1e-6, vgg_weights=vgg, stability_weight=1.0)
-    first = train_painting(config, images, masks, images[:1], progress=False)
+    first = train_painting(config, images, masks, images[:2], progress=False)
     assert first.steps_done == 4 and first.finished
     assert not torch.equal(first.styles[0], styles[0]) and not torch.equal(first.styles[1], styles[1])
     saved = torch.load(config.checkpoint, weights_only=False)
     assert [entry["step"] for entry in saved["history"]] == [2, 4]
+    assert all(len(score) == 3 for score in saved["history"][0]["scores"])  # ratio, content, invented structure
+    assert {"content", "style", "tv", "grid", "structure", "stability"} <= set(saved["running"])
     assert all(w < 1.0 for w in saved["style_weights"])  # any content distance is over a near-zero target
     config.steps = 5
-    resumed = train_painting(config, images, masks, images[:1], progress=False)
+    resumed = train_painting(config, images, masks, images[:2], progress=False)
     assert resumed.steps_done == 5
     assert torch.load(config.checkpoint, weights_only=False)["step"] == 5
     _publishes_with_its_method(config, resumed, tmp_path, paintings)

@@ -63,6 +63,23 @@ def grid_energy(image: torch.Tensor, period: int = 8) -> torch.Tensor:
     return phases.flatten(1).var(dim=1, unbiased=False).mean()
 
 
+def invented_structure(photos: torch.Tensor, stylized: torch.Tensor, cells: int = 6) -> torch.Tensor:
+    """Per image, the RMS in grey levels of the large structure the stylized luminance has and the photo's colour
+    does not explain: :func:`framestyle.motif.residual_map` on a ``cells`` x ``cells`` grid of a square batch
+    ((N, 3, H, W) in [0, 1]), differentiable in ``stylized``. The least-squares prediction from the photo's colour
+    features is a projection onto their span (taken from an SVD, so grey photos, whose features are collinear, are
+    handled)."""
+    colour = F.adaptive_avg_pool2d(torch.cat([photos, photos**2], dim=1), cells).flatten(2).transpose(1, 2)
+    predictors = torch.cat([torch.ones_like(colour[..., :1]), colour], dim=2)  # (N, cells², 7)
+    luma_weights = stylized.new_tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+    luma = 255.0 * F.adaptive_avg_pool2d((stylized * luma_weights).sum(1, keepdim=True), cells).flatten(1)
+    with torch.no_grad():
+        basis, strengths, _ = torch.linalg.svd(predictors.double(), full_matrices=False)
+        basis = (basis * (strengths > 1e-6 * strengths[:, :1]).unsqueeze(1)).to(luma.dtype)
+    residual = luma - (basis @ (basis.transpose(1, 2) @ luma.unsqueeze(2))).squeeze(2)
+    return residual.pow(2).mean(1).add(1e-12).sqrt()
+
+
 def random_motion(batch: int, max_shift: float, max_degrees: float, max_zoom: float, generator: torch.Generator,
                   height: int, width: int) -> torch.Tensor:
     """Random small affine warps (shift in pixels, rotation, zoom) as ``affine_grid`` matrices (N, 2, 3)."""

@@ -22,10 +22,11 @@ import torch
 
 from ..atomic import atomic_file
 from ..imageio import read_rgb
+from ..motif import motif_scores
 from .data import CropSampler
 from .distill import DistillResult, cosine_rate
 from .evaluate import painting_grams, score_style, to_tensor
-from .losses import perceptual_terms, stability_loss, update_running
+from .losses import invented_structure, perceptual_terms, stability_loss, update_running
 from .mixnet import MixStyleNet
 from .net import FastStyleConfig
 from .vgg import load_vgg
@@ -54,6 +55,11 @@ class PaintConfig:
     grid_weight: float = 10000.0
     face_weight: float = 15.0
     gray_fraction: float = 0.25
+    #: Large structure the photo's colour does not explain (:func:`~.losses.invented_structure`, grey levels RMS
+    #: on 6x6 cells of a crop) is penalised beyond this allowance, squared, times ``structure_weight``: the
+    #: motif measure's limit is 9 on a whole frame, and a crop's figure runs a little under a frame's.
+    structure_allowance: float = 6.0
+    structure_weight: float = 0.005
     #: The content distance (512 px, relu2_2) each style is steered to on the probe pictures.
     content_target: float = 0.45
     adapt_every: int = 350
@@ -131,6 +137,9 @@ def train_painting(config: PaintConfig, images: list[np.ndarray], masks: list[np
         terms = perceptual_terms(vgg, photos, stylized, grams[index], face=face,
                                  content_weight=config.content_weight, style_weight=weights[index],
                                  tv_weight=config.tv_weight, grid_weight=config.grid_weight)
+        if config.structure_weight > 0:
+            beyond = torch.relu(invented_structure(photos, stylized) - config.structure_allowance)
+            terms["structure"] = beyond.pow(2).mean() * config.structure_weight
         if config.stability_weight > 0:
             moved = stability_loss(lambda x: net(x, vector), photos, stylized, motion)  # noqa: B023
             terms["stability"] = moved.mean() * config.stability_weight
@@ -146,10 +155,11 @@ def train_painting(config: PaintConfig, images: list[np.ndarray], masks: list[np
         if step % config.adapt_every == 0:
             scores = probe_scores(net, styles.detach(), vgg, config.paintings, probes)
             weights = [steer(w, content, config.content_target, config.adapt_gain)
-                       for w, (_, content) in zip(weights, scores, strict=True)]
-            history.append({"step": step, "scores": [[round(r, 4), round(c, 4)] for r, c in scores],
+                       for w, (_, content, _) in zip(weights, scores, strict=True)]
+            history.append({"step": step, "scores": [[round(value, 4) for value in score] for score in scores],
                             "style_weights": [round(w, 4) for w in weights]})
-            bar.write(f"step {step}: " + ", ".join(f"{path.stem[:12]} {r:.3f}/{c:.3f} w {w:.2f}" for path, (r, c), w
+            bar.write(f"step {step}: " + ", ".join(f"{path.stem[:12]} {r:.3f}/{c:.3f}/{i:.1f} w {w:.2f}"
+                                                  for path, (r, c, i), w
                                                   in zip(config.paintings, scores, weights, strict=True)))
             checkpoint()
         elif step % config.checkpoint_every == 0:
@@ -164,8 +174,9 @@ def train_painting(config: PaintConfig, images: list[np.ndarray], masks: list[np
 
 @torch.no_grad()
 def probe_scores(net: MixStyleNet, styles: torch.Tensor, vgg: torch.nn.Module, paintings: list[Path],
-                 probes: list[np.ndarray]) -> list[tuple[float, float]]:
-    """(style ratio, content distance) of each style on the probe pictures, as ``evaluate-style`` measures them."""
+                 probes: list[np.ndarray]) -> list[tuple[float, float, float]]:
+    """(style ratio, content distance, invented structure) of each style on the probe pictures, as
+    ``evaluate-style`` measures them."""
     net.eval()
     results = []
     for vector, painting in zip(styles, paintings, strict=True):
@@ -174,6 +185,7 @@ def probe_scores(net: MixStyleNet, styles: torch.Tensor, vgg: torch.nn.Module, p
             return (out.permute(1, 2, 0).numpy() * 255.0).round().clip(0, 255).astype(np.uint8)
 
         scores = score_style(vgg, read_rgb(painting), probes, stylize)  # type: ignore[arg-type]
-        results.append((scores.style_ratio, scores.content_distance))
+        invented = motif_scores(probes, stylize).invented_structure
+        results.append((scores.style_ratio, scores.content_distance, invented))
     net.train()
     return results
