@@ -13,6 +13,7 @@ import json
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -255,91 +256,86 @@ def test_a_refused_or_busy_camera_shows_what_to_do(playwright: Any, browser: Any
         page.close()
 
 
-def test_the_mixer_blends_two_styles_of_a_shared_network(browser: Any, tmp_path: Path) -> None:
+@contextmanager
+def _shared_styles_page(browser: Any, tmp_path: Path, query: str = "") -> Iterator[tuple[Any, str]]:
+    """A page streaming from a server that offers the tiny shared network's styles (red, green, blue), and the
+    server's address."""
     cards = write_tiny_shared(tmp_path)
     with live_server("--measure", "--temporal", "0", *(f"--style={cards[name]}" for name in SHARED_STYLES)) \
             as (_, url):
         page = browser.new_page()
         try:
-            page.goto(url)
+            page.goto(url + query)
             wait_for(page, STREAMING)
-            assert page.is_visible("#mixer") and page.is_disabled("#balance")
-            assert page.eval_on_selector_all("#mix-with option", "all => all.map((o) => o.value)") == [
-                "", "green", "blue"]
-            page.select_option("#mix-with", "blue")
-            _settle(page, "live.applied && live.applied.style === 'red=0.5,blue=0.5'")
-            page.focus("#balance")
-            shown = page.evaluate("live.shown")
-            for _ in range(20):  # from the middle to 30% blue, a step at a time, as a user's arrow key does
-                page.keyboard.press("ArrowLeft")
-            _settle(page, "live.applied && live.applied.style === 'red=0.7,blue=0.3'")
-            assert [page["style"] for page in _status(url)["settings"]] == ["red=0.7,blue=0.3"]
-            assert page.evaluate("live.shown") > shown and page.evaluate("live.state") == "streaming"
-            assert "70% red + 30% blue" in page.inner_text("#remote-caption")
-            wait_for(page, "(() => { const thumb = document.querySelector('#mix-thumb'); return !thumb.hidden && "
-                     "thumb.complete && thumb.naturalWidth > 0 && "
-                     "decodeURIComponent(thumb.src).includes('/api/thumb/red=0.7,blue=0.3.jpg'); })()")
-            page.click("#styles button[data-style='green']")  # the picked style changes, the mixed one stays
-            _settle(page, "live.applied && live.applied.style === 'green=0.7,blue=0.3'")
+            yield page, url
         finally:
             page.close()
+
+
+def _wait_mix_thumbnail(page: Any, spec: str) -> None:
+    """Wait until the mixer shows the loaded thumbnail of the mix ``spec``."""
+    wait_for(page, "(() => { const thumb = document.querySelector('#mix-thumb'); return !thumb.hidden && "
+             "thumb.complete && thumb.naturalWidth > 0 && "
+             f"decodeURIComponent(thumb.src).includes('/api/thumb/{spec}.jpg'); }})()")
+
+
+def test_the_mixer_blends_two_styles_of_a_shared_network(browser: Any, tmp_path: Path) -> None:
+    with _shared_styles_page(browser, tmp_path) as (page, url):
+        assert page.is_visible("#mixer") and page.is_disabled("#balance")
+        assert page.eval_on_selector_all("#mix-with option", "all => all.map((o) => o.value)") == [
+            "", "green", "blue"]
+        page.select_option("#mix-with", "blue")
+        _settle(page, "live.applied && live.applied.style === 'red=0.5,blue=0.5'")
+        page.focus("#balance")
+        shown = page.evaluate("live.shown")
+        for _ in range(20):  # from the middle to 30% blue, a step at a time, as a user's arrow key does
+            page.keyboard.press("ArrowLeft")
+        _settle(page, "live.applied && live.applied.style === 'red=0.7,blue=0.3'")
+        assert [page["style"] for page in _status(url)["settings"]] == ["red=0.7,blue=0.3"]
+        assert page.evaluate("live.shown") > shown and page.evaluate("live.state") == "streaming"
+        assert "70% red + 30% blue" in page.inner_text("#remote-caption")
+        _wait_mix_thumbnail(page, "red=0.7,blue=0.3")
+        page.click("#styles button[data-style='green']")  # the picked style changes, the mixed one stays
+        _settle(page, "live.applied && live.applied.style === 'green=0.7,blue=0.3'")
 
 
 def test_a_mix_of_three_styles_is_named_in_full_and_the_mixer_replaces_it(browser: Any, tmp_path: Path) -> None:
-    cards = write_tiny_shared(tmp_path)
-    with live_server("--measure", "--temporal", "0", *(f"--style={cards[name]}" for name in SHARED_STYLES)) \
-            as (_, url):
-        page = browser.new_page()
-        try:
-            page.goto(f"{url}?style=red=0.4,green=0.3,blue=0.3")
-            wait_for(page, STREAMING)
-            assert [page["style"] for page in _status(url)["settings"]] == ["red=0.4,green=0.3,blue=0.3"]
-            assert page.is_visible("#mix-note")
-            assert "40% red + 30% green + 30% blue" in page.inner_text("#mix-note")
-            page.select_option("#mix-with", "blue")
-            _settle(page, "live.applied && live.applied.style === 'red=0.5,blue=0.5'")
-            assert not page.is_visible("#mix-note")
-        finally:
-            page.close()
+    with _shared_styles_page(browser, tmp_path, "?style=red=0.4,green=0.3,blue=0.3") as (page, url):
+        assert [page["style"] for page in _status(url)["settings"]] == ["red=0.4,green=0.3,blue=0.3"]
+        assert page.is_visible("#mix-note")
+        assert "40% red + 30% green + 30% blue" in page.inner_text("#mix-note")
+        page.select_option("#mix-with", "blue")
+        _settle(page, "live.applied && live.applied.style === 'red=0.5,blue=0.5'")
+        assert not page.is_visible("#mix-note")
 
 
 def test_the_pad_mixes_four_corners_by_where_the_point_is(browser: Any, tmp_path: Path) -> None:
-    cards = write_tiny_shared(tmp_path)
-    with live_server("--measure", "--temporal", "0", *(f"--style={cards[name]}" for name in SHARED_STYLES)) \
-            as (_, url):
-        page = browser.new_page()
-        try:
-            page.goto(url)
-            wait_for(page, STREAMING)
-            page.select_option("#mix-with", "blue")
-            page.eval_on_selector("#balance", "(slider) => { slider.value = 0.3; "
-                                  "slider.dispatchEvent(new Event('input')); }")
-            _settle(page, "live.applied && live.applied.style === 'red=0.7,blue=0.3'")
-            page.click("#pad-open")  # the pad opens on the mix shown: the point on the top edge, nothing changes
-            assert page.is_visible("#pad") and not page.is_visible("#two-mix")
-            assert page.input_value("#pad-1") == "blue" and page.inner_text("#pad-0") == "red"
-            assert page.eval_on_selector("#pad-dot", "(dot) => [dot.style.left, dot.style.top]") == ["30%", "0%"]
-            # the other corners take the other partners in turn (three styles for four corners: blue twice)
-            assert [page.input_value(f"#pad-{corner}") for corner in (2, 3)] == ["green", "blue"]
-            page.click("#pad")  # the middle: a quarter each corner
-            _settle(page, "live.applied && live.applied.style === 'red=0.25,blue=0.5,green=0.25'")
-            assert "25% red + 50% blue + 25% green" in page.inner_text("#remote-caption")
-            assert page.get_attribute("#pad", "aria-valuetext") == "25% red + 50% blue + 25% green"
-            page.focus("#pad")
-            for _ in range(10):  # to the bottom edge with the arrow keys: the top corners' shares go
-                page.keyboard.press("ArrowDown")
-            _settle(page, "live.applied && live.applied.style === 'blue=0.5,green=0.5'")
-            assert [entry["style"] for entry in _status(url)["settings"]] == ["blue=0.5,green=0.5"]
-            wait_for(page, "(() => { const thumb = document.querySelector('#mix-thumb'); return !thumb.hidden && "
-                     "thumb.complete && thumb.naturalWidth > 0 && "
-                     "decodeURIComponent(thumb.src).includes('/api/thumb/blue=0.5,green=0.5.jpg'); })()")
-            page.select_option("#pad-3", "green")  # a corner changed: green on both bottom corners
-            _settle(page, "live.applied && live.applied.style === 'green'")
-            page.click("#pad-open")  # back to two styles: the slider's mix again
-            _settle(page, "live.applied && live.applied.style === 'red=0.7,blue=0.3'")
-            assert page.is_visible("#two-mix") and not page.is_visible("#pad")
-        finally:
-            page.close()
+    with _shared_styles_page(browser, tmp_path) as (page, url):
+        page.select_option("#mix-with", "blue")
+        page.eval_on_selector("#balance", "(slider) => { slider.value = 0.3; "
+                              "slider.dispatchEvent(new Event('input')); }")
+        _settle(page, "live.applied && live.applied.style === 'red=0.7,blue=0.3'")
+        page.click("#pad-open")  # the pad opens on the mix shown: the point on the top edge, nothing changes
+        assert page.is_visible("#pad") and not page.is_visible("#two-mix")
+        assert page.input_value("#pad-1") == "blue" and page.inner_text("#pad-0") == "red"
+        assert page.eval_on_selector("#pad-dot", "(dot) => [dot.style.left, dot.style.top]") == ["30%", "0%"]
+        # the other corners take the other partners in turn (three styles for four corners: blue twice)
+        assert [page.input_value(f"#pad-{corner}") for corner in (2, 3)] == ["green", "blue"]
+        page.click("#pad")  # the middle: a quarter each corner
+        _settle(page, "live.applied && live.applied.style === 'red=0.25,blue=0.5,green=0.25'")
+        assert "25% red + 50% blue + 25% green" in page.inner_text("#remote-caption")
+        assert page.get_attribute("#pad", "aria-valuetext") == "25% red + 50% blue + 25% green"
+        page.focus("#pad")
+        for _ in range(10):  # to the bottom edge with the arrow keys: the top corners' shares go
+            page.keyboard.press("ArrowDown")
+        _settle(page, "live.applied && live.applied.style === 'blue=0.5,green=0.5'")
+        assert [entry["style"] for entry in _status(url)["settings"]] == ["blue=0.5,green=0.5"]
+        _wait_mix_thumbnail(page, "blue=0.5,green=0.5")
+        page.select_option("#pad-3", "green")  # a corner changed: green on both bottom corners
+        _settle(page, "live.applied && live.applied.style === 'green'")
+        page.click("#pad-open")  # back to two styles: the slider's mix again
+        _settle(page, "live.applied && live.applied.style === 'red=0.7,blue=0.3'")
+        assert page.is_visible("#two-mix") and not page.is_visible("#pad")
 
 
 _DROP = """(png) => {
