@@ -445,7 +445,7 @@ const SEND_RATES = [8, 30]; // frames/s, the lowest and highest asked for
 
 function sendRateFor(stylizedPerSecond, current) { // the camera's send rate for the server's stylizing rate
   const rate = Math.min(SEND_RATES[1], Math.max(SEND_RATES[0], Math.round(1.5 * stylizedPerSecond + 2)));
-  return Math.abs(rate - current) < 2 ? current : rate; // a change under 2 frames/s is not worth the encoder's
+  return Math.abs(rate - current) < 2 ? current : rate; // a change under 2 frames/s is not worth resetting the encoder
 }
 
 async function paceCamera(stylizedPerSecond) {
