@@ -207,6 +207,11 @@ function mixSpec() {
   return `${baseStyle}=${weight(1 - share)},${other}=${weight(share)}`;
 }
 
+function cornerStyles(first) { // the other corners' default styles: the partners in turn, first the one named
+  const names = partners(baseStyle).map((style) => style.name).sort((a, b) => (b === first) - (a === first));
+  return [0, 1, 2].map((index) => names[index % names.length]); // a style may take two corners when there are few
+}
+
 function fillCorner(select, others, fallback) { // a corner's choices, keeping its style if it is still offered
   const keep = select.value;
   select.replaceChildren(...others.map((style) => new Option(label(style.name), style.name)));
@@ -217,10 +222,7 @@ function fillMixer(other) { // the mixer's choices for the picked style; hidden 
   const others = partners(baseStyle), select = $("mix-with");
   select.replaceChildren(new Option("nothing", ""), ...others.map((style) => new Option(label(style.name), style.name)));
   select.value = others.some((style) => style.name === other) ? other : "";
-  // the pad's corners default to the partners in turn (a style may take two corners when there are few)
-  [1, 2, 3].forEach((corner, index) => {
-    if (others.length) fillCorner($(`pad-${corner}`), others, others[index % others.length].name);
-  });
+  if (others.length) cornerStyles(select.value).forEach((name, index) => fillCorner($(`pad-${index + 1}`), others, name));
   $("mixer").hidden = others.length === 0;
 }
 
@@ -255,8 +257,7 @@ function showStyleControls(thumb = true) {
 function togglePad() { // the pad opens on the mix shown (the two-style mix on its top edge), so nothing jumps
   if (!padOpen()) {
     const other = $("mix-with").value;
-    const names = partners(baseStyle).map((style) => style.name).sort((a, b) => (b === other) - (a === other));
-    [1, 2, 3].forEach((corner, index) => { $(`pad-${corner}`).value = names[index % names.length]; });
+    cornerStyles(other).forEach((name, index) => { $(`pad-${index + 1}`).value = name; });
     padPoint = [other ? Number($("balance").value) : 0, 0];
   }
   $("pad-box").hidden = padOpen();
