@@ -73,6 +73,24 @@ def test_a_stylization_that_is_its_input_has_ratio_one_and_added_noise_raises_it
     assert report.ratio == report.output_error / report.input_error > 10
 
 
+def stretched(frames: list[np.ndarray], gain: float) -> list[np.ndarray]:
+    """Frames with their contrast around mid-grey multiplied by ``gain``: a steady change, pixel by pixel."""
+    return [np.clip(np.rint((f.astype(np.float32) - 128) * gain + 128), 0, 255).astype(np.uint8) for f in frames]
+
+
+def test_steady_contrast_raises_the_ratio_but_not_the_texture_normalised_ratio() -> None:
+    frames = pan(6, step=3)
+    flickering = warping_error(frames, with_noise(frames, 0.01))
+    report = warping_error(frames, stretched(frames, 1.5))
+    # A sub-pixel misalignment costs in proportion to the squared gradient: about 1.5² = 2.25 times the input's.
+    assert report.ratio is not None and report.ratio > 1.8
+    assert report.output_gradient == pytest.approx(2.25 * report.input_gradient, rel=0.05)
+    assert report.normalised_ratio == pytest.approx(1.0, abs=0.1)
+    # Flicker still shows per unit of gradient energy: fresh noise adds error far beyond the gradient it adds.
+    assert flickering.normalised_ratio is not None and flickering.normalised_ratio > 3
+    assert warping_error(frames, frames).normalised_ratio == 1.0
+
+
 def test_a_still_video_has_no_ratio() -> None:
     still = [texture(HEIGHT, WIDTH)] * 4
     report = warping_error(still, with_noise(still, 0.01))
@@ -109,13 +127,17 @@ def test_cli_prints_json_equal_to_the_in_memory_result(tmp_path: Path, capsys: p
     assert data == {"input": str(source), "stylized": str(styled), "pairs": 4,
                     "warping_error": pytest.approx(expected.output_error, rel=1e-5),
                     "input_warping_error": pytest.approx(expected.input_error, rel=1e-5, abs=1e-12),
-                    "warping_error_ratio": pytest.approx(expected.ratio, rel=1e-5)}
+                    "warping_error_ratio": pytest.approx(expected.ratio, rel=1e-5),
+                    "gradient_energy": pytest.approx(expected.output_gradient, rel=1e-5),
+                    "input_gradient_energy": pytest.approx(expected.input_gradient, rel=1e-5),
+                    "texture_normalised_ratio": pytest.approx(expected.normalised_ratio, rel=1e-5)}
     assert data["warping_error_ratio"] > 10
     assert main(["flicker", str(source), str(styled), "--max-frames", "3"]) == 0
     text = capsys.readouterr().out
     three = warping_error(frames[:3], noisy[:3])
     assert "(stylized)" in text and "(input, the floor)" in text and "over 2 frame pairs" in text
     assert f", {three.ratio:.3g}x the input's, " in text
+    assert f"; per unit of gradient energy {three.normalised_ratio:.3g}x" in text
 
 
 def test_cli_reports_ratio_one_for_a_copy_and_none_for_a_still_video(tmp_path: Path,
@@ -127,7 +149,8 @@ def test_cli_reports_ratio_one_for_a_copy_and_none_for_a_still_video(tmp_path: P
     source, styled = write_video(tmp_path / "still.mkv", still), write_video(tmp_path / "noisy.mkv",
                                                                                 with_noise(still, 0.01))
     assert main(["flicker", str(source), str(styled), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["warping_error_ratio"] is None
+    data = json.loads(capsys.readouterr().out)
+    assert data["warping_error_ratio"] is None and data["texture_normalised_ratio"] is None
     assert main(["flicker", str(source), str(styled)]) == 0
     assert "no ratio: the input does not change" in capsys.readouterr().out
 

@@ -1,7 +1,7 @@
 """Where a stylized video's flicker comes from: the warping error over the input's (as ``stylize flicker`` reports
 it) at each step between the smoothed frames and the file a viewer plays.
 
-    python tools/flicker_chain.py CLIP [--style NAME|MIX|FILE] [--frames 150] [--flow-sides 320 640 960]
+    python tools/flicker_chain.py CLIP [--style NAME|MIX|FILE] [--frames 150] [--flow-sides 320 640 960] [--references]
 
 The clip's first ``--frames`` frames are stylized with default settings (``Stylizer``, smoothing on), then measured:
 in memory (RGB), after a conversion to 4:2:0 and back (what any H.264 file for players holds), and after encoding
@@ -10,7 +10,9 @@ same way as the output: as PyAV converts 4:2:0 to RGB by default (each chroma sa
 ``stylize flicker`` and ``stylize video`` read) and with the chroma upsampled smoothly (bicubic, as players show
 it). With ``--flow-sides``, the smoothing is redone with its optical flow at those sizes and each result is also
 measured with an independent flow (OpenCV's Farneback instead of the measure's DIS), so that a smoothing which only
-agrees better with the measure's own flow shows as such.
+agrees better with the measure's own flow shows as such. With ``--references``, the in-memory ratio and the
+texture-normalised ratio (``framestyle.flicker``) of the stylization beside steady, pixel-wise changes of the input
+that add no flicker of their own (a contrast stretch, unsharp masks): how much of the ratio contrast alone explains.
 """
 
 from __future__ import annotations
@@ -116,17 +118,53 @@ def flow_sides(clip: Path, style: str | None, count: int, sides: list[int]) -> N
                   flush=True)
 
 
+def contrast(frames: list[np.ndarray], gain: float) -> list[np.ndarray]:
+    """Frames with their contrast around mid-grey multiplied by ``gain``."""
+    return [np.clip((f.astype(np.float32) - 128) * gain + 128, 0, 255).astype(np.uint8) for f in frames]
+
+
+def unsharp(frames: list[np.ndarray], amount: float, sigma: float = 2.0) -> list[np.ndarray]:
+    """Frames sharpened by an unsharp mask: ``amount`` times the detail a Gaussian blur of ``sigma`` removes, added."""
+    sharpened = []
+    for frame in frames:
+        pixels = frame.astype(np.float32)
+        blurred = cv2.GaussianBlur(pixels, (0, 0), sigma)
+        sharpened.append(np.clip(pixels + amount * (pixels - blurred), 0, 255).astype(np.uint8))
+    return sharpened
+
+
+def references(clip: Path, style: str | None, count: int) -> None:
+    """Print the ratio, the gradient energy over the input's, and the texture-normalised ratio of the stylization
+    (smoothed and frame by frame) and of steady changes of the input."""
+    inputs = decoded(clip, blocky, count)
+    network = Stylizer(resolve_style(style), temporal=0.0)
+    raw = [network.stylize_only(frame) for frame in inputs]
+    smoother = TemporalFilter(DEFAULT_TEMPORAL)
+    rows = {"stylized, smoothed": [smoother(frame, out) for frame, out in zip(inputs, raw, strict=True)],
+            "stylized, frame by frame": raw, "contrast x1.5": contrast(inputs, 1.5),
+            "unsharp mask x1": unsharp(inputs, 1.0), "unsharp mask x2": unsharp(inputs, 2.0)}
+    for name, frames in rows.items():
+        report = warping_error(inputs, frames)
+        gradient = report.output_gradient / report.input_gradient
+        print(f"{name}: ratio {report.ratio:.2f}x, gradient energy {gradient:.2f}x, "
+              f"texture-normalised {report.normalised_ratio:.2f}x", flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("clip", type=Path)
     parser.add_argument("--style", help="a style name, mix or .onnx file (default: the default style)")
     parser.add_argument("--frames", type=int, default=150)
     parser.add_argument("--flow-sides", type=int, nargs="*", default=[])
+    parser.add_argument("--references", action="store_true",
+                        help="also compare with steady contrast and sharpness changes of the input")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         chain(args.clip, args.style, args.frames, Path(folder))
     if args.flow_sides:
         flow_sides(args.clip, args.style, args.frames, args.flow_sides)
+    if args.references:
+        references(args.clip, args.style, args.frames)
     return 0
 
 

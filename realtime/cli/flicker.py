@@ -1,5 +1,5 @@
-"""Measure the flicker of a stylized video: the warping error of Lai et al. (ECCV 2018), its input's floor, and the
-ratio of the two.
+"""Measure the flicker of a stylized video: the warping error of Lai et al. (ECCV 2018), its input's floor, the
+ratio of the two, and that ratio per unit of gradient energy (see ``framestyle.flicker``).
 
 The optical flow is taken from the input video; both videos need the same number of frames of the same size.
 """
@@ -31,14 +31,22 @@ def run(args: argparse.Namespace) -> int:
     if args.max_frames is not None:
         inputs, outputs = itertools.islice(inputs, args.max_frames), itertools.islice(outputs, args.max_frames)
     report = warping_error(inputs, outputs)
-    output_error, input_error = float(f"{report.output_error:.6g}"), float(f"{report.input_error:.6g}")
-    ratio = float(f"{report.ratio:.6g}") if report.ratio is not None else None
+    output_error, input_error = _figure(report.output_error), _figure(report.input_error)
+    ratio, normalised = _figure(report.ratio), _figure(report.normalised_ratio)
     if args.json:
         print(json.dumps({"input": str(args.input), "stylized": str(args.stylized), "pairs": report.pairs,
                           "warping_error": output_error, "input_warping_error": input_error,
-                          "warping_error_ratio": ratio}))
+                          "warping_error_ratio": ratio, "gradient_energy": _figure(report.output_gradient),
+                          "input_gradient_energy": _figure(report.input_gradient),
+                          "texture_normalised_ratio": normalised}))
     else:
         times = f"{ratio:.3g}x the input's" if ratio is not None else "no ratio: the input does not change"
+        per_texture = f"; per unit of gradient energy {normalised:.3g}x" if normalised is not None else ""
         print(f"warping error: {output_error:.6g} (stylized), {input_error:.6g} (input, the floor), {times}, "
-              f"over {report.pairs} frame pairs")
+              f"over {report.pairs} frame pairs{per_texture}")
     return 0
+
+
+def _figure(value: float | None) -> float | None:
+    """``value`` to 6 significant digits (None stays None)."""
+    return None if value is None else float(f"{value:.6g}")
