@@ -2,18 +2,20 @@
 (``--paint``) the perceptual losses themselves, each style steered to a content distance.
 
 Usage: python tools/train_shared.py --data ../shared/data --vgg-weights VGG.pth
-       [--out models/training/shared/shared.onnx] [--steps N] [--max-minutes M] [--paint]
+       [--out models/training/shared/shared.onnx] [--steps N] [--max-minutes M] [--paint [--publish-to DIR]]
 The training images are the data kit's content photos, minus the bundled recipes' validation photos, and every 8th
 frame of its clips (every 4th with ``--paint``, plus the pictures that ship for ``stylize add-style``). The same
-command resumes from OUT's checkpoint (OUT.ckpt; ``--paint`` writes OUT's ``painted`` sibling and starts from the
-finished distillation); when the steps are done it writes OUT (frame and style in, stylized frame out), OUT's fp16
+command resumes from OUT's checkpoint (OUT.ckpt; ``--paint`` checkpoints to OUT's ``painted`` sibling and starts from
+the finished distillation); when the steps are done it writes OUT (frame and style in, stylized frame out), OUT's fp16
 twin and the cards of its styles beside it (NAME.json, each with its style vector and its scores on the validation
-photos).
+photos). The finished ``--paint`` stage writes them as the bundled network instead: ``shared.onnx`` and its cards in
+``--publish-to`` (default ``models/shared``), replacing the distilled one; run again, it only writes them again.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -91,8 +93,10 @@ def paint(args: argparse.Namespace, teachers: list[Path]) -> int:
     if result.finished:
         from framestyle.train.mixpublish import PAINTED, publish_shared
 
-        publish_shared(result, config, list(TEACHERS), args.data, args.vgg_weights, method=PAINTED)
-        print(f"wrote {out}")
+        bundled = args.publish_to / "shared.onnx"
+        publish_shared(result, dataclasses.replace(config, out=bundled), list(TEACHERS), args.data, args.vgg_weights,
+                       method=PAINTED)
+        print(f"wrote {bundled}")
     return 0
 
 
@@ -104,6 +108,8 @@ def main() -> int:
     parser.add_argument("--steps", type=int, help="steps in all (default: the stage's own)")
     parser.add_argument("--max-minutes", type=float)
     parser.add_argument("--paint", action="store_true", help="the perceptual stage, after the distillation")
+    parser.add_argument("--publish-to", type=Path, default=ROOT / "models" / "shared",
+                        help="where the finished perceptual stage writes the bundled network and its style cards")
     args = parser.parse_args()
     teachers = [ROOT / "models" / f"{name}.onnx" for name in TEACHERS]
     if args.paint:
