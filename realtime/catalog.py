@@ -97,11 +97,19 @@ def _from_card(folder: Traversable, card_file: Traversable) -> StyleModel | None
     )
 
 
-def bundled_styles() -> list[StyleModel]:
-    """Every bundled style, sorted by name."""
+def single_styles() -> list[StyleModel]:
+    """The bundled single-style networks (a card and its files in ``models/``), sorted by name."""
     folder = _models_folder()
     cards = [_from_card(folder, entry) for entry in folder.iterdir() if entry.name.endswith(".json")]
     return sorted((card for card in cards if card is not None), key=lambda style: style.name)
+
+
+def bundled_styles() -> list[StyleModel]:
+    """Every bundled style by name, sorted: its own single-style network where one is bundled, else the bundled shared
+    network's style of that name (the stronger of the two is bundled under the name; mixes take the shared one)."""
+    by_name = {style.name: style for style in shared_styles()}
+    by_name.update({style.name: style for style in single_styles()})
+    return sorted(by_name.values(), key=lambda style: style.name)
 
 
 def shared_styles() -> list[StyleModel]:
@@ -169,10 +177,9 @@ def user_style(path: Path, networks: dict[str, StyleModel] | None = None) -> Sty
 
 
 def all_styles() -> list[StyleModel]:
-    """The bundled styles and the user's, by name: a bundled single-style network replaces the shared network's
-    style of its name (which mixes still take), and a user style replaces a bundled one of its name."""
-    by_name = {style.name: style for style in shared_styles()}
-    by_name.update({style.name: style for style in bundled_styles()})
+    """The bundled styles (:func:`bundled_styles`) and the user's, by name: a user style replaces a bundled one of its
+    name."""
+    by_name = {style.name: style for style in bundled_styles()}
     by_name.update({style.name: style for style in user_styles()})
     return sorted(by_name.values(), key=lambda style: style.name)
 

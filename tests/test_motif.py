@@ -171,12 +171,7 @@ def test_no_bundled_style_pastes_a_motif_at_a_fixed_place(name: str) -> None:
     assert scores.motif_amplitude <= MAX_MOTIF_AMPLITUDE
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(name, marks=pytest.mark.xfail(strict=True, reason="udnie pastes large shards of its painting over "
-                                               "any content; remove this mark when a retrained udnie passes"))
-    if name == "udnie" else name
-    for name in STYLES
-])
+@pytest.mark.parametrize("name", STYLES)
 def test_no_bundled_style_invents_large_structure(name: str) -> None:
     scores = motif_scores(_pictures(), StyleEngine(resolve_style(name), EngineOptions(device="cpu")))
     assert scores.invented_structure <= MAX_INVENTED_STRUCTURE

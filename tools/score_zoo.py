@@ -25,7 +25,7 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 from framestyle.atomic import write_bytes_atomic
-from framestyle.catalog import bundled_styles
+from framestyle.catalog import SHARED_FOLDER, bundled_styles
 from framestyle.engine import EngineOptions, StyleEngine
 from framestyle.imageio import read_rgb
 
@@ -71,7 +71,7 @@ def main() -> int:
                     f"{scores.grid_amplitude:.2f} | {'yes' if meets else 'no'} |")
         print(rows[-1], flush=True)
         if args.write_cards:
-            card_path = MODELS / f"{style.name}.json"
+            card_path = (MODELS / SHARED_FOLDER if style.vector is not None else MODELS) / f"{style.name}.json"
             card = json.loads(card_path.read_text())
             card["validation"] = validation
             write_bytes_atomic(card_path, (json.dumps(card, indent=2, ensure_ascii=False) + "\n").encode())

@@ -33,6 +33,15 @@ from framestyle.train.distill import DistillConfig, distill
 
 ROOT = Path(__file__).resolve().parent.parent
 TEACHERS = ("composition_vii", "great_wave", "shipwreck", "starry_night", "the_scream", "udnie", "woman_with_a_hat")
+#: Where the single-style networks the shared network was distilled from are kept when the bundle no longer ships
+#: them (their style is bundled as the shared network's instead); ``python tools/train_zoo.py --out`` remakes them.
+RETIRED_TEACHERS = ROOT / "models" / "training" / "teachers"
+
+
+def teacher_path(name: str) -> Path:
+    """The single-style network of a bundled style: the bundled one, else the retired one."""
+    bundled = ROOT / "models" / f"{name}.onnx"
+    return bundled if bundled.exists() else RETIRED_TEACHERS / f"{name}.onnx"
 
 
 def _recipes() -> list[dict]:
@@ -111,7 +120,7 @@ def main() -> int:
     parser.add_argument("--publish-to", type=Path, default=ROOT / "models" / "shared",
                         help="where the finished perceptual stage writes the bundled network and its style cards")
     args = parser.parse_args()
-    teachers = [ROOT / "models" / f"{name}.onnx" for name in TEACHERS]
+    teachers = [teacher_path(name) for name in TEACHERS]
     if args.paint:
         return paint(args, teachers)
     config = DistillConfig(teachers=teachers, out=args.out, steps=args.steps or DistillConfig.steps,
