@@ -39,6 +39,8 @@ from framestyle.imageio import read_rgb, write_image
 RECIPES = Path(__file__).resolve().parent.parent / "models" / "recipes"
 #: Targets of the bundled styles, drawn on the plot.
 MAX_STYLE_RATIO, MAX_CONTENT_DISTANCE = 0.45, 0.6
+#: The stronger goals the styles are trained toward, drawn dotted.
+NEXT_STYLE_RATIO, NEXT_CONTENT_DISTANCE = 0.25, 0.55
 
 
 def kept(stylize: Callable[[np.ndarray], np.ndarray], folder: Path | None) -> Callable[[np.ndarray], np.ndarray]:
@@ -119,6 +121,8 @@ def plot(args: argparse.Namespace) -> int:
                           xytext=(3, 3), textcoords="offset points")
         axis.axvline(MAX_CONTENT_DISTANCE, color="grey", lw=0.6, ls="--")
         axis.axhline(MAX_STYLE_RATIO, color="grey", lw=0.6, ls="--")
+        axis.axvline(NEXT_CONTENT_DISTANCE, color="grey", lw=0.6, ls=":")
+        axis.axhline(NEXT_STYLE_RATIO, color="grey", lw=0.6, ls=":")
         axis.set_title(style, fontsize=9)
         axis.set_xlabel("content distance (relu2_2)", fontsize=7)
         axis.set_ylabel("style ratio", fontsize=7)
@@ -127,7 +131,8 @@ def plot(args: argparse.Namespace) -> int:
         axis.set_ylim(bottom=0)
     for axis in list(axes.flat)[len(styles):]:
         axis.axis("off")
-    figure.suptitle("Lower left is better; dashed: the goals.\nCircles: networks; squares: optimisation (Gatys)",
+    figure.suptitle("Lower left is better; dashed: the goals, dotted: the next goals.\n"
+                    "Circles: networks; squares: optimisation (Gatys)",
                     fontsize=8)
     figure.tight_layout()
     figure.savefig(args.out, dpi=110)
