@@ -34,7 +34,6 @@ from framestyle.imageio import read_rgb, resize_long_side, write_image
 RECIPES = Path(__file__).resolve().parent.parent / "models" / "recipes"
 #: The optimiser's content weight: the frontier's middle point.
 CONTENT_WEIGHT = 1.0
-EVAL_SIDE = 512
 
 
 def label(image: np.ndarray, lines: list[str]) -> np.ndarray:
@@ -85,7 +84,7 @@ def main() -> int:
 
     import torch
 
-    from framestyle.train.evaluate import painting_grams, score_style
+    from framestyle.train.evaluate import EVAL_SIDE, painting_grams, score_style
     from framestyle.train.vgg import load_vgg
 
     torch.set_num_threads(2)
