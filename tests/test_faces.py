@@ -74,3 +74,35 @@ def test_evaluate_style_reports_face_survival(tmp_path: Path, capsys: pytest.Cap
                  "--faces", str(PORTRAIT), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["face_survival"] == {"kept": kept, "total": 1, "share": float(kept)}
+
+
+def test_the_face_keeping_loss_finds_the_faces_of_a_crop_from_its_mask() -> None:
+    import numpy as np
+    import torch
+
+    from framestyle.train.data import box_mask
+    from framestyle.train.facekeep import faces_in_crops
+
+    mask = box_mask((100, 120), [(30, 20, 60, 60), (100, 50, 130, 90)])  # the second is cut by the right edge
+    (face,) = faces_in_crops(torch.from_numpy(mask / 255.0)[None, None].float())
+    assert face[0] == 0 and np.allclose(face[1:], (30, 20, 60, 60), atol=1.5)
+
+
+def test_the_face_keeping_loss_is_low_on_the_face_and_high_when_it_is_painted_over(detector: FaceDetector) -> None:
+    import torch
+
+    from framestyle.train.data import box_mask
+    from framestyle.train.facekeep import FaceKeepLoss
+
+    image = read_rgb(PORTRAIT)
+    (box,) = detector.detect(image)
+    photo = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255.0
+    mask = torch.from_numpy(box_mask(image.shape[:2], [box]) / 255.0)[None, None].float()
+    loss = FaceKeepLoss()
+    assert float(loss(photo, mask)) < 0.1
+    washed = (0.5 + 0.1 * (photo - 0.5)).requires_grad_(True)  # a tenth of the contrast
+    painted = loss(washed, mask)
+    assert float(painted) > 4 * float(loss(photo, mask)) + 0.3
+    painted.backward()
+    assert washed.grad is not None and float(washed.grad.abs().sum()) > 0
+    assert loss(photo, torch.zeros_like(mask)) is None  # no face marked: no loss

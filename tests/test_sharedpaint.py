@@ -88,6 +88,27 @@ def _publishes_with_its_method(config: PaintConfig, result: DistillResult, tmp_p
     for name, vector in zip(["one", "two"], result.styles, strict=True):
         style = json.loads(config.out.with_name(f"{name}.json").read_text())
         np.testing.assert_allclose(style["shared"]["vector"], vector.numpy(), atol=1e-5)
+    _publishes_a_refined_vector(config.out.with_name("one.json"), data, config.vgg_weights)
+
+
+def _publishes_a_refined_vector(style_card: Path, data: Path, vgg: Path | None) -> None:
+    """A refined vector replaces the style card's, with new validation scores and the refinement's record; a vector
+    refined for another network is refused."""
+    import json
+
+    from framestyle.train.mixpublish import publish_refined_style
+
+    before = json.loads(style_card.read_text())
+    vector = [round(v * 0.5, 6) for v in before["shared"]["vector"]]
+    refined = {"name": "one", "shared": {"sha256": before["shared"]["sha256"], "vector": vector},
+               "training": {"method": "refined", "steps_done": 3}}
+    scores = publish_refined_style(style_card, refined, data, vgg)
+    after = json.loads(style_card.read_text())
+    assert after["shared"]["vector"] == vector and after["training"]["refined"]["steps_done"] == 3
+    assert after["validation"]["style_ratio"] == scores["style_ratio"] != before["validation"]["style_ratio"]
+    assert after["validation"]["photo_names"] == ["photo.png"] and after["title"] == before["title"]
+    with pytest.raises(ValueError, match="another shared network"):
+        publish_refined_style(style_card, {**refined, "shared": {"sha256": "0" * 64, "vector": vector}}, data, vgg)
 
 
 def test_a_warm_start_with_another_count_of_styles_is_refused(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 
 Usage: python tools/train_shared.py --data ../shared/data --vgg-weights VGG.pth
        [--out models/training/shared/shared.onnx] [--steps N] [--max-minutes M] [--paint [--publish-to DIR]]
+       [--refine NAME ... [--style-scale S] [--refined-dir DIR] [--publish [--publish-to DIR]]]
 The training images are the data kit's content photos, minus the bundled recipes' validation photos, and every 8th
 frame of its clips (every 4th with ``--paint``, plus the pictures that ship for ``stylize add-style``). The same
 command resumes from OUT's checkpoint (OUT.ckpt; ``--paint`` checkpoints to OUT's ``painted`` sibling and starts from
@@ -10,6 +11,8 @@ the finished distillation); when the steps are done it writes OUT (frame and sty
 twin and the cards of its styles beside it (NAME.json, each with its style vector and its scores on the validation
 photos). The finished ``--paint`` stage writes them as the bundled network instead: ``shared.onnx`` and its cards in
 ``--publish-to`` (default ``models/shared``), replacing the distilled one; run again, it only writes them again.
+``--refine NAME ...`` afterwards trains those styles' vectors further with the shared layers fixed and the
+face-keeping loss on (resumed the same way), and ``--publish`` writes the refined vectors into their style cards.
 """
 
 from __future__ import annotations
@@ -36,6 +39,10 @@ TEACHERS = ("composition_vii", "great_wave", "shipwreck", "starry_night", "the_s
 #: Where the single-style networks the shared network was distilled from are kept when the bundle no longer ships
 #: them (their style is bundled as the shared network's instead); ``python tools/train_zoo.py --out`` remakes them.
 RETIRED_TEACHERS = ROOT / "models" / "training" / "teachers"
+#: Where ``--refine`` keeps the refined styles' cards (user-style cards: ``stylize --style PATH`` runs them).
+REFINED = ROOT / "models" / "training" / "shared" / "refined"
+REFINE_STEPS = 1500
+REFINE_RATE = 0.01
 
 
 def teacher_path(name: str) -> Path:
@@ -71,9 +78,24 @@ def last_stage_style_weight(name: str) -> float:
     return float(stages[-1]["style_weight"])
 
 
+def painting_images(data: Path, faces_cache: Path) -> tuple[list[tuple[str, np.ndarray]], list[np.ndarray | None]]:
+    """The perceptual stage's training images (every 4th clip frame, and the pictures that ship for
+    ``stylize add-style``) with their face masks (the detector's boxes kept in ``faces_cache``)."""
+    from framestyle.train.data import face_masks
+
+    shipped = ROOT / "realtime" / "content"
+    boxes = json.loads((shipped / "faces.json").read_text())
+    named = named_training_images(data, every=4)
+    masks = face_masks(named, faces_cache)
+    for picture in sorted(shipped.glob("*.jpg")):
+        image = read_rgb(picture)
+        named.append((picture.name, image))
+        masks.append(box_mask(image.shape[:2], boxes[picture.name]) if boxes[picture.name] else None)
+    return named, masks
+
+
 def paint(args: argparse.Namespace, teachers: list[Path]) -> int:
     """The perceptual stage, from the finished distillation (see :mod:`framestyle.train.sharedpaint`)."""
-    from framestyle.train.data import face_masks
     from framestyle.train.sharedpaint import PaintConfig, train_painting
 
     if not args.out.with_suffix(".ckpt").exists():
@@ -86,14 +108,8 @@ def paint(args: argparse.Namespace, teachers: list[Path]) -> int:
                          style_weights=[last_stage_style_weight(name) for name in TEACHERS],
                          vgg_weights=args.vgg_weights, max_minutes=args.max_minutes,
                          **({"steps": args.steps} if args.steps else {}))
+    named, masks = painting_images(args.data, out.with_suffix(".faces.json"))
     shipped = ROOT / "realtime" / "content"
-    boxes = json.loads((shipped / "faces.json").read_text())
-    named = named_training_images(args.data, every=4)
-    masks = face_masks(named, out.with_suffix(".faces.json"))
-    for picture in sorted(shipped.glob("*.jpg")):
-        image = read_rgb(picture)
-        named.append((picture.name, image))
-        masks.append(box_mask(image.shape[:2], boxes[picture.name]) if boxes[picture.name] else None)
     probes = [read_rgb(p) for p in (shipped / "cameraman_384.jpg", shipped / "tears_of_steel_085.jpg",
                                     args.data / "content" / "skimage_coffee.png",
                                     args.data / "content" / "wave_and_surfer.jpg")]
@@ -109,6 +125,48 @@ def paint(args: argparse.Namespace, teachers: list[Path]) -> int:
     return 0
 
 
+def refine(args: argparse.Namespace) -> int:
+    """Train the vectors of bundled shared styles further with the shared layers fixed: their steered style weight
+    times ``--style-scale``, the face-keeping loss on, the perceptual stage's other terms kept (see
+    :mod:`framestyle.train.newstyle`). Cards go to ``--refined-dir``; ``--publish-to`` then writes
+    the finished vectors into the bundled style cards (``--publish``)."""
+    import torch
+
+    from framestyle.catalog import shared_styles
+    from framestyle.train.newstyle import NewStyleConfig, train_new_style
+
+    painted = torch.load(args.out.with_name("painted.ckpt"), map_location="cpu", weights_only=False)
+    steered = dict(zip(TEACHERS, painted["style_weights"], strict=True))
+    stage = painted["config"]
+    named, masks = painting_images(args.data, args.out.with_name("painted.faces.json"))
+    styles = {style.name: style for style in shared_styles()}
+    for name in args.refine:
+        card = args.refined_dir / f"{name}.json"
+        if card.exists():
+            print(f"{card}: done")
+            continue
+        args.refined_dir.mkdir(parents=True, exist_ok=True)
+        config = NewStyleConfig(
+            painting=args.data / "styles" / styles[name].card["painting"]["file"], name=name, card=card,
+            images=[image for _, image in named], masks=masks, vgg_weights=args.vgg_weights, minutes=float("inf"),
+            max_steps=args.steps or REFINE_STEPS, learning_rate=REFINE_RATE,
+            style_weight=steered[name] * args.style_scale,
+            face_weight=stage["face_weight"], stability_weight=stage["stability_weight"],
+            grid_weight=stage["grid_weight"], structure_weight=stage["structure_weight"],
+            structure_allowance=stage["structure_allowance"], title=styles[name].title, artist=styles[name].artist)
+        result = train_new_style(config, [styles[name]])
+        print(f"{name}: {result['training']['steps_done']} steps in {result['training']['seconds'] / 60:.1f} min")
+    if args.publish:
+        from framestyle.train.mixpublish import publish_refined_style
+
+        for name in args.refine:
+            refined = json.loads((args.refined_dir / f"{name}.json").read_text())
+            scores = publish_refined_style(args.publish_to / f"{name}.json", refined, args.data, args.vgg_weights)
+            print(f"{name}: style ratio {scores['style_ratio']:.3f}, content distance {scores['content_distance']:.3f}"
+                  f"; written to {args.publish_to / f'{name}.json'}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="the data kit")
@@ -117,10 +175,19 @@ def main() -> int:
     parser.add_argument("--steps", type=int, help="steps in all (default: the stage's own)")
     parser.add_argument("--max-minutes", type=float)
     parser.add_argument("--paint", action="store_true", help="the perceptual stage, after the distillation")
+    parser.add_argument("--refine", nargs="+", metavar="NAME", choices=TEACHERS,
+                        help="train these styles' vectors further, the shared layers fixed (after --paint)")
+    parser.add_argument("--style-scale", type=float, default=1.0,
+                        help="with --refine: the style weight, as a multiple of the perceptual stage's last")
+    parser.add_argument("--publish", action="store_true",
+                        help="with --refine: write the refined vectors into the style cards in --publish-to")
+    parser.add_argument("--refined-dir", type=Path, default=REFINED, help="where --refine writes its cards")
     parser.add_argument("--publish-to", type=Path, default=ROOT / "models" / "shared",
                         help="where the finished perceptual stage writes the bundled network and its style cards")
     args = parser.parse_args()
     teachers = [teacher_path(name) for name in TEACHERS]
+    if args.refine:
+        return refine(args)
     if args.paint:
         return paint(args, teachers)
     config = DistillConfig(teachers=teachers, out=args.out, steps=args.steps or DistillConfig.steps,

@@ -145,3 +145,25 @@ class _FixedStyle(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x, self.vector)
+
+
+def publish_refined_style(bundled_card: Path, refined: dict[str, Any], data: Path, vgg_weights: Path | None) -> dict:
+    """Write a refined style vector (``refined``: the card :mod:`.newstyle` wrote for it) into the bundled style card
+    of its name, with the vector's scores on the card's validation photos (found in the data kit ``data``) and how
+    it was refined; returns the scores."""
+    import onnxruntime as ort
+
+    card = json.loads(bundled_card.read_text())
+    if refined["shared"]["sha256"] != card["shared"]["sha256"]:
+        raise ValueError(f"{refined['name']}: refined for another shared network than {bundled_card}'s")
+    vector = np.asarray(refined["shared"]["vector"], np.float32)
+    network = bundled_card.with_name(card["files"]["fp32"]["file"])
+    session = ort.InferenceSession(str(network), providers=["CPUExecutionProvider"])
+    photos = load_photos([data / "content" / name for name in card["validation"]["photo_names"]])
+    painting = read_rgb(data / "styles" / card["painting"]["file"])
+    scores = asdict(score_style(load_vgg(vgg_weights), painting, photos, style_stylizer(session, vector)))
+    card["shared"]["vector"] = refined["shared"]["vector"]
+    card["training"]["refined"] = refined["training"]
+    card["validation"] = {**scores, "photo_names": card["validation"]["photo_names"]}
+    write_bytes_atomic(bundled_card, _json(card))
+    return scores

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,8 @@ from ..imageio import read_rgb
 from .data import CropSampler
 from .evaluate import painting_grams, score_style, to_tensor
 from .export import weights_from_onnx
-from .losses import perceptual_terms, style_distance, update_running
+from .facekeep import FaceKeepLoss
+from .losses import invented_structure, perceptual_terms, stability_loss, style_distance, update_running
 from .mixnet import MixStyleNet
 from .net import FastStyleConfig
 from .vgg import load_vgg
@@ -49,6 +50,15 @@ class NewStyleConfig:
     #: weighting); the content loss weighs those pixels ``1 + face_weight`` times, to keep the faces.
     masks: list[np.ndarray | None] | None = None
     face_weight: float = 50.0
+    #: Weight of the face-keeping loss (:mod:`.facekeep`: the face detector's networks must still find the faces of
+    #: the stylized crops; 0: off). Needs ``masks``.
+    face_keep_weight: float = 1.0
+    #: The shared network's own training terms (:mod:`.sharedpaint`), off by default: steadiness under small motions,
+    #: the grid-texture penalty, and large structure beyond ``structure_allowance`` the photo's colour does not explain.
+    stability_weight: float = 0.0
+    grid_weight: float = 0.0
+    structure_weight: float = 0.0
+    structure_allowance: float = 6.0
     #: Fraction of the crops turned grey, so black-and-white footage is not new to the style.
     gray_fraction: float = 0.25
     title: str = ""
@@ -66,6 +76,18 @@ def load_shared(network: StyleModel) -> MixStyleNet:
     net = MixStyleNet(FastStyleConfig(width=tuple(options["width"]), blocks=options["blocks"]))
     net.load_state_dict(weights_from_onnx(network.model_bytes()))
     return net.eval().requires_grad_(False)
+
+
+def face_keeper(config: NewStyleConfig) -> FaceKeepLoss | None:
+    """The face-keeping loss when the training pictures have faces marked and its weight is above 0 (None without
+    facenet-pytorch, with a note)."""
+    if not config.masks or config.face_keep_weight <= 0:
+        return None
+    try:
+        return FaceKeepLoss()
+    except ImportError:
+        print("no face detector (facenet-pytorch): trained without the face-keeping loss")
+        return None
 
 
 @torch.no_grad()
@@ -91,11 +113,17 @@ def train_new_style(config: NewStyleConfig, styles: list[StyleModel], progress: 
     painting = read_rgb(config.painting)
     grams = painting_grams(vgg, painting)
     sampler = CropSampler(config.images, config.crop, config.seed, config.masks, config.gray_fraction)
+    motion = torch.Generator().manual_seed(config.seed + 1)
+    keeper = face_keeper(config)
+    if keeper is None:
+        config = replace(config, face_keep_weight=0.0)
     if config.checkpoint.exists():
         state = torch.load(config.checkpoint, map_location="cpu", weights_only=False)
         vector = torch.nn.Parameter(state["vector"])
         start_style, step, seconds_before = state["start_style"], int(state["step"]), float(state["seconds"])
         sampler.generator.set_state(state["sampler_rng"])
+        if "motion_rng" in state:
+            motion.set_state(state["motion_rng"])
     else:
         probe = sampler.sample(4)[:, :3]
         start = closest_style(net, styles, grams, vgg, probe)
@@ -110,19 +138,14 @@ def train_new_style(config: NewStyleConfig, styles: list[StyleModel], progress: 
         with atomic_file(config.checkpoint) as tmp:
             torch.save({"vector": vector.detach().clone(), "optimizer": optimizer.state_dict(), "step": step,
                         "seconds": seconds_before + time.monotonic() - began, "start_style": start_style,
-                        "sampler_rng": sampler.generator.get_state()}, tmp)
+                        "sampler_rng": sampler.generator.get_state(), "motion_rng": motion.get_state()}, tmp)
 
     budget = config.minutes * 60 - seconds_before
     bar = tqdm(total=config.max_steps, initial=step, disable=not progress, unit="step", dynamic_ncols=True)
     running: dict[str, float] = {}
     try:
         while step < config.max_steps and time.monotonic() - began < budget:
-            crops = sampler.sample(config.batch)
-            photos = crops[:, :3].contiguous()
-            weight = 1.0 + config.face_weight * crops[:, 3:] if config.masks else None
-            stylized = net(photos, vector)
-            terms = perceptual_terms(vgg, photos, stylized, grams, face=weight, content_weight=config.content_weight,
-                                     style_weight=config.style_weight, tv_weight=config.tv_weight)
+            terms = _loss_terms(config, net, vgg, grams, keeper, motion, sampler.sample(config.batch), vector)
             optimizer.zero_grad(set_to_none=True)
             sum(terms.values()).backward()  # type: ignore[union-attr]
             optimizer.step()
@@ -150,6 +173,28 @@ def train_new_style(config: NewStyleConfig, styles: list[StyleModel], progress: 
     return card
 
 
+def _loss_terms(config: NewStyleConfig, net: MixStyleNet, vgg: torch.nn.Module, grams: dict[str, torch.Tensor],
+                keeper: FaceKeepLoss | None, motion: torch.Generator, crops: torch.Tensor,
+                vector: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The weighted loss terms of one batch of crops (RGB and the face mask) stylized with ``vector``."""
+    photos = crops[:, :3].contiguous()
+    weight = 1.0 + config.face_weight * crops[:, 3:] if config.masks else None
+    stylized = net(photos, vector)
+    terms = perceptual_terms(vgg, photos, stylized, grams, face=weight, content_weight=config.content_weight,
+                             style_weight=config.style_weight, tv_weight=config.tv_weight,
+                             grid_weight=config.grid_weight)
+    kept = keeper(stylized, crops[:, 3:]) if keeper is not None else None
+    if kept is not None:
+        terms["face_keep"] = kept * config.face_keep_weight
+    if config.structure_weight > 0:
+        beyond = torch.relu(invented_structure(photos, stylized) - config.structure_allowance)
+        terms["structure"] = beyond.pow(2).mean() * config.structure_weight
+    if config.stability_weight > 0:
+        moved = stability_loss(lambda x: net(x, vector), photos, stylized, motion)
+        terms["stability"] = moved.mean() * config.stability_weight
+    return terms
+
+
 def _stylize_with(net: MixStyleNet, vector: np.ndarray):  # type: ignore[no-untyped-def]
     @torch.no_grad()
     def stylize(image: np.ndarray) -> np.ndarray:
@@ -175,7 +220,11 @@ def new_style_card(config: NewStyleConfig, network: StyleModel, vector: np.ndarr
                      "started_from": start_style, "steps_done": steps, "seconds": round(seconds, 1),
                      "images": len(config.images), "crop": config.crop, "batch": config.batch,
                      "learning_rate": config.learning_rate, "style_weight": config.style_weight,
-                     "face_weight": config.face_weight if config.masks else 0.0, "gray_fraction": config.gray_fraction,
-                     "content_weight": config.content_weight, "tv_weight": config.tv_weight},
+                     "face_weight": config.face_weight if config.masks else 0.0,
+                     "face_keep_weight": config.face_keep_weight,
+                     "gray_fraction": config.gray_fraction,
+                     "content_weight": config.content_weight, "tv_weight": config.tv_weight,
+                     "stability_weight": config.stability_weight, "grid_weight": config.grid_weight,
+                     "structure_weight": config.structure_weight},
         "validation": {**scores, "note": "on the first training pictures (the vector alone cannot overfit them)"},
     }
