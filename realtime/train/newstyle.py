@@ -41,8 +41,7 @@ class NewStyleConfig:
     batch: int = 2
     learning_rate: float = 0.02
     #: On the shared network's perceptual stage, 1.4 took Water Lilies past the 0.60 content goal (0.612, style ratio
-    #: 0.230); 1.0 meets it (0.556, 0.244) with 74% of the faces (docs/mixing.md). A face weight of 50 kept more
-    #: faces than 15.
+    #: 0.230); 1.0 meets it (0.544, 0.249 with the face-keeping loss, 89% of the faces kept: docs/mixing.md).
     style_weight: float = 1.0
     content_weight: float = 1.0
     tv_weight: float = 0.5
