@@ -128,8 +128,8 @@ def paint(args: argparse.Namespace, teachers: list[Path]) -> int:
 def refine(args: argparse.Namespace) -> int:
     """Train the vectors of bundled shared styles further with the shared layers fixed: their steered style weight
     times ``--style-scale``, the face-keeping loss on, the perceptual stage's other terms kept (see
-    :mod:`framestyle.train.newstyle`). Cards go to ``--refined-dir``; ``--publish-to`` then writes
-    the finished vectors into the bundled style cards (``--publish``)."""
+    :mod:`framestyle.train.newstyle`). Cards go to ``--refined-dir``; with ``--publish`` the finished vectors are
+    then written into the style cards in ``--publish-to``."""
     import torch
 
     from framestyle.catalog import shared_styles

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .faces import _provide_torchvision_parts
+from .faces import provide_torchvision_parts
 
 #: The face boxes are grown by this share of their size on each side in the training masks (see ``data.box_mask``).
 MASK_GROWTH = 0.2
@@ -49,7 +49,7 @@ class FaceKeepLoss(torch.nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        _provide_torchvision_parts()
+        provide_torchvision_parts()
         try:
             from facenet_pytorch.models.mtcnn import ONet, PNet, RNet
         except ImportError as error:

@@ -66,7 +66,7 @@ def _batched_nms(boxes: torch.Tensor, scores: torch.Tensor, idxs: torch.Tensor, 
     return torch.tensor(keep, dtype=torch.int64)
 
 
-def _provide_torchvision_parts() -> None:
+def provide_torchvision_parts() -> None:
     """Register the two torchvision functions facenet-pytorch imports, when torchvision is not installed."""
     try:
         import torchvision  # noqa: F401
@@ -89,7 +89,7 @@ class FaceDetector:
     """MTCNN (facenet-pytorch) on the CPU, as the face-survival definition runs it."""
 
     def __init__(self) -> None:
-        _provide_torchvision_parts()
+        provide_torchvision_parts()
         try:
             from facenet_pytorch import MTCNN
         except ImportError as error:
