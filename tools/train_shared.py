@@ -138,13 +138,11 @@ def refine(args: argparse.Namespace) -> int:
     painted = torch.load(args.out.with_name("painted.ckpt"), map_location="cpu", weights_only=False)
     steered = dict(zip(TEACHERS, painted["style_weights"], strict=True))
     stage = painted["config"]
-    named, masks = painting_images(args.data, args.out.with_name("painted.faces.json"))
+    todo = [name for name in args.refine if not (args.refined_dir / f"{name}.json").exists()]
+    named, masks = painting_images(args.data, args.out.with_name("painted.faces.json")) if todo else ([], [])
     styles = {style.name: style for style in shared_styles()}
-    for name in args.refine:
+    for name in todo:
         card = args.refined_dir / f"{name}.json"
-        if card.exists():
-            print(f"{card}: done")
-            continue
         args.refined_dir.mkdir(parents=True, exist_ok=True)
         config = NewStyleConfig(
             painting=args.data / "styles" / styles[name].card["painting"]["file"], name=name, card=card,

@@ -63,15 +63,21 @@ def publish_shared(result: DistillResult, config: DistillConfig | PaintConfig, n
     style_cards = []
     for name, teacher, vector in zip(names, config.teachers, vectors, strict=True):
         teacher_card = json.loads(teacher.with_suffix(".json").read_text())
-        photos = load_photos([data / "content" / p for p in teacher_card["validation"]["photo_names"]])
-        painting = read_rgb(data / "styles" / teacher_card["painting"]["file"])
-        scores = score_style(vgg, painting, photos, style_stylizer(session, vector))
-        style_cards.append(style_card(name, teacher_card, network_card, vector, asdict(scores)))
+        scores = validation_scores(vgg, session, vector, teacher_card, data)
+        style_cards.append(style_card(name, teacher_card, network_card, vector, scores))
     write_bytes_atomic(out.with_name(fp16_name), fp16)
     write_bytes_atomic(out, fp32)
     write_bytes_atomic(out.with_suffix(".json"), _json(network_card))
     for card in style_cards:
         write_bytes_atomic(out.with_name(f"{card['name']}.json"), _json(card))
+
+
+def validation_scores(vgg: torch.nn.Module, session, vector: np.ndarray, card: dict[str, Any],  # type: ignore[no-untyped-def]
+                      data: Path) -> dict[str, Any]:
+    """A style vector's scores on the validation photos and painting a card names (found in the data kit ``data``)."""
+    photos = load_photos([data / "content" / name for name in card["validation"]["photo_names"]])
+    painting = read_rgb(data / "styles" / card["painting"]["file"])
+    return asdict(score_style(vgg, painting, photos, style_stylizer(session, vector)))
 
 
 def _json(card: dict[str, Any]) -> bytes:
@@ -159,9 +165,7 @@ def publish_refined_style(bundled_card: Path, refined: dict[str, Any], data: Pat
     vector = np.asarray(refined["shared"]["vector"], np.float32)
     network = bundled_card.with_name(card["files"]["fp32"]["file"])
     session = ort.InferenceSession(str(network), providers=["CPUExecutionProvider"])
-    photos = load_photos([data / "content" / name for name in card["validation"]["photo_names"]])
-    painting = read_rgb(data / "styles" / card["painting"]["file"])
-    scores = asdict(score_style(load_vgg(vgg_weights), painting, photos, style_stylizer(session, vector)))
+    scores = validation_scores(load_vgg(vgg_weights), session, vector, card, data)
     card["shared"]["vector"] = refined["shared"]["vector"]
     card["training"]["refined"] = refined["training"]
     card["validation"] = {**scores, "photo_names": card["validation"]["photo_names"]}

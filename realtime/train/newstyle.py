@@ -78,9 +78,9 @@ def load_shared(network: StyleModel) -> MixStyleNet:
 
 
 def face_keeper(config: NewStyleConfig) -> FaceKeepLoss | None:
-    """The face-keeping loss when the training pictures have faces marked and its weight is above 0 (None without
+    """The face-keeping loss when some training picture has a face marked and its weight is above 0 (None without
     facenet-pytorch, with a note)."""
-    if not config.masks or config.face_keep_weight <= 0:
+    if not config.masks or all(mask is None for mask in config.masks) or config.face_keep_weight <= 0:
         return None
     try:
         return FaceKeepLoss()
