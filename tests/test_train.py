@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -89,6 +90,20 @@ def test_face_weight_reads_the_face_boxes_and_reaches_the_card(kit: dict[str, Pa
     assert _train(kit, "--steps", "2", "--face-weight", "4") == 0
     card = json.loads((kit["root"] / "tiny.json").read_text())
     assert card["training"]["face_weight"] == 4 and card["training"]["steps_done"] == 2
+
+
+@pytest.mark.slow
+def test_face_keep_weight_adds_the_face_keeping_loss_and_reaches_the_card(kit: dict[str, Path]) -> None:
+    if importlib.util.find_spec("facenet_pytorch") is None:
+        pytest.skip("facenet-pytorch is not installed (`make test` installs it)")
+    # A face in the middle of every photo. The sampler stores the 60x80 photos at 384x512, so a 384 px crop holds
+    # the face whole wherever it falls (faces cut by the crop's border are left out).
+    boxes = {str(p): [[30.0, 20.0, 50.0, 40.0]] for p in sorted(kit["photos"].iterdir())}
+    (kit["root"] / "tiny.faces.json").write_text(json.dumps(boxes))
+    assert _train(kit, "--steps", "2", "--crop", "384", "--batch", "1", "--face-keep-weight", "2") == 0
+    training = json.loads((kit["root"] / "tiny.json").read_text())["training"]
+    assert training["face_keep_weight"] == 2 and training["face_weight"] == 0
+    assert training["final_running_losses"]["face_keep"] > 0
 
 
 @pytest.mark.slow

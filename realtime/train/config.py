@@ -56,6 +56,10 @@ class TrainConfig:
     #: weighs those pixels 1 + face_weight times.
     face_weight: float = option(0.0, "extra content weight on the faces a detector finds in the training images "
                                 "(default 0: off; needs facenet-pytorch)", type=float)
+    #: Weight of the face-keeping loss (:mod:`.facekeep`): the faces a detector finds in the training images must
+    #: still look like faces to it after stylization (0: off).
+    face_keep_weight: float = option(0.0, "weight of the loss that keeps the training images' faces detectable "
+                                     "after stylization (default 0: off; needs facenet-pytorch)", type=float)
     video_every: int = option(8, "take every N-th frame of the --video clips (default 8)", type=int, metavar="N")
     #: Fraction of the training crops turned to grey (0: none), for black-and-white footage.
     gray_fraction: float = option(0.0, "turn this fraction of the training crops to grey, for black-and-white "

@@ -51,6 +51,16 @@ def _save_checkpoint(path: Path, state: dict[str, object]) -> None:
         torch.save(state, tmp)
 
 
+def face_keep_loss(device: torch.device) -> torch.nn.Module:
+    """The face-keeping loss on ``device``, or a one-line :class:`InputError` without facenet-pytorch."""
+    from .facekeep import FaceKeepLoss
+
+    try:
+        return FaceKeepLoss().to(device)
+    except ImportError as error:
+        raise InputError(f"--face-keep-weight: {error}") from error
+
+
 def initial_weights(path: Path) -> dict[str, torch.Tensor]:
     """The network weights stored in a trained model (.onnx) or a training checkpoint (.ckpt)."""
     if path.suffix == ".onnx":
@@ -70,7 +80,9 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> T
     named = [(str(p), read_rgb(p)) for p in expand_image_paths(config.content)]
     for video in config.videos:
         named += [(f"{video}#{i}", frame) for i, frame in enumerate(video_frames(video, config.video_every))]
-    masks = face_masks(named, config.out.with_suffix(".faces.json")) if config.face_weight > 0 else None
+    wants_faces = config.face_weight > 0 or config.face_keep_weight > 0
+    masks = face_masks(named, config.out.with_suffix(".faces.json")) if wants_faces else None
+    keeper = face_keep_loss(device) if config.face_keep_weight > 0 else None
     sampler = CropSampler([image for _, image in named], config.crop, config.seed, masks, config.gray_fraction)
     motion_generator = torch.Generator().manual_seed(config.seed + 1)
 
@@ -120,6 +132,9 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> T
         terms = perceptual_terms(vgg, photos, stylized, grams, face=weight, content_weight=config.content_weight,
                                  style_weight=config.style_weight, tv_weight=config.tv_weight,
                                  grid_weight=config.grid_weight)
+        kept = keeper(stylized, crops[:, 3:]) if keeper is not None else None
+        if kept is not None:
+            terms["face_keep"] = kept * config.face_keep_weight
         if config.stability_weight > 0:
             stability = stability_loss(net, photos, stylized, motion_generator).mean()
             terms["stability"] = stability * config.stability_weight
