@@ -32,6 +32,9 @@ def test_the_unchanged_photo_scores_ratio_one_and_no_content_change(vgg: Vgg16) 
                          lambda photo: photo)
     assert scores.style_ratio == pytest.approx(1.0)
     assert scores.content_distance == pytest.approx(0.0, abs=1e-9)
+    assert list(scores.layers) == ["relu1_2", "relu2_2", "relu3_3", "relu4_3"]
+    assert all(out == pytest.approx(photo) for out, photo in scores.layers.values())
+    assert sum(photo for _, photo in scores.layers.values()) == pytest.approx(scores.photo_style_distance)
 
 
 @pytest.mark.slow

@@ -78,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
           f"(ratio {scores.style_ratio:.3f}, mean of per-photo ratios); content distance "
           f"{scores.content_distance:.3f}; grid texture {scores.grid_amplitude:.2f} grey levels "
           f"(photos {scores.photo_grid_amplitude:.2f}); {scores.photos} photos at 512 px")
+    layers = ", ".join(f"{name} {out:.3g}/{photo:.3g}" for name, (out, photo) in scores.layers.items())
+    print(f"{style.name}: style distance per layer, output/photos: {layers}")
     if motif is not None:
         print(f"{style.name}: pasted motif {motif.motif_amplitude:.1f} grey levels at a fixed place (limit "
               f"{MAX_MOTIF_AMPLITUDE:g}), invented structure {motif.invented_structure:.1f} (limit "

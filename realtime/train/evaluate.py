@@ -16,7 +16,7 @@ from ..grid_texture import grid_amplitudes
 from ..imageio import IMAGE_SUFFIXES, read_rgb, resize_long_side
 from ..media.container import open_input
 from .faces import FRAME_STEP, FaceDetector, FaceSurvival
-from .losses import content_distance, gram, style_distance
+from .losses import content_distance, gram, style_layer_distances
 from .vgg import CONTENT_LAYER, STYLE_LAYERS, Features, Vgg16
 
 #: Photos and paintings are measured at this size on their long side.
@@ -26,9 +26,9 @@ EVAL_SIDE = 512
 @dataclass(frozen=True)
 class StyleScores:
     """Means over the photos: the output's style distance, the unstylized photo's, the ratio of the two (computed
-    per photo, then averaged), the content distance of the output to the photo, and the grid texture (largest grid
+    per photo, then averaged), the content distance of the output to the photo, the grid texture (largest grid
     amplitude over the periods, in grey levels; see :mod:`framestyle.grid_texture`) of the output and of the
-    photo."""
+    photo, and each style layer's share of the two style distances (``layers``: layer -> [output's, photo's])."""
 
     style_distance: float
     photo_style_distance: float
@@ -37,6 +37,7 @@ class StyleScores:
     photos: int
     grid_amplitude: float
     photo_grid_amplitude: float
+    layers: dict[str, list[float]]
 
 
 def to_tensor(image: np.ndarray) -> torch.Tensor:
@@ -59,6 +60,7 @@ def score_style(vgg: Vgg16, painting: np.ndarray, photos: Sequence[np.ndarray],
         raise ValueError("no photos to evaluate on")
     grams = painting_grams(vgg, painting)
     out_style, photo_style, content, out_grid, photo_grid = [], [], [], [], []
+    out_layers, photo_layers = [], []
     for photo in photos:
         photo = resize_long_side(photo, EVAL_SIDE)
         stylized = stylize(photo)
@@ -66,12 +68,17 @@ def score_style(vgg: Vgg16, painting: np.ndarray, photos: Sequence[np.ndarray],
         photo_grid.append(max(grid_amplitudes(photo).values()))
         photo_features: Features = vgg(to_tensor(photo))
         output_features: Features = vgg(to_tensor(stylized))
-        out_style.append(float(style_distance(output_features, grams)))
-        photo_style.append(float(style_distance(photo_features, grams)))
+        out_layers.append({k: float(v) for k, v in style_layer_distances(output_features, grams).items()})
+        photo_layers.append({k: float(v) for k, v in style_layer_distances(photo_features, grams).items()})
+        out_style.append(sum(out_layers[-1].values()))
+        photo_style.append(sum(photo_layers[-1].values()))
         content.append(float(content_distance(output_features, getattr(photo_features, CONTENT_LAYER))))
     ratios = np.asarray(out_style) / np.maximum(np.asarray(photo_style), 1e-12)
+    layers = {name: [float(np.mean([d[name] for d in out_layers])), float(np.mean([d[name] for d in photo_layers]))]
+              for name in STYLE_LAYERS}
     return StyleScores(float(np.mean(out_style)), float(np.mean(photo_style)), float(np.mean(ratios)),
-                       float(np.mean(content)), len(photos), float(np.mean(out_grid)), float(np.mean(photo_grid)))
+                       float(np.mean(content)), len(photos), float(np.mean(out_grid)), float(np.mean(photo_grid)),
+                       layers)
 
 
 def load_photos(paths: Sequence[Path]) -> list[np.ndarray]:

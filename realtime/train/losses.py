@@ -23,14 +23,19 @@ def gram(features: torch.Tensor) -> torch.Tensor:
     return flat @ flat.transpose(1, 2) / (h * w)
 
 
-def style_distance(output: Features, target_grams: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Per-item sum over the style layers of ‖G(output) − G(painting)‖² / ‖G(painting)‖²."""
-    total = 0.0
+def style_layer_distances(output: Features, target_grams: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Per style layer, the per-item ‖G(output) − G(painting)‖² / ‖G(painting)‖²."""
+    distances = {}
     for name in STYLE_LAYERS:
         target = target_grams[name]
         diff = gram(getattr(output, name)) - target
-        total = total + diff.pow(2).sum(dim=(1, 2)) / target.pow(2).sum()
-    return total  # type: ignore[return-value]
+        distances[name] = diff.pow(2).sum(dim=(1, 2)) / target.pow(2).sum()
+    return distances
+
+
+def style_distance(output: Features, target_grams: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Per-item sum over the style layers of ‖G(output) − G(painting)‖² / ‖G(painting)‖²."""
+    return sum(style_layer_distances(output, target_grams).values())  # type: ignore[return-value]
 
 
 def content_distance(output: Features, photo: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
