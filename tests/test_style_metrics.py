@@ -38,6 +38,18 @@ def test_the_unchanged_photo_scores_ratio_one_and_no_content_change(vgg: Vgg16) 
 
 
 @pytest.mark.slow
+def test_photos_are_measured_at_the_side_asked_for(vgg: Vgg16) -> None:
+    sides = []
+
+    def stylize(photo: np.ndarray) -> np.ndarray:
+        sides.append(max(photo.shape[:2]))
+        return photo
+
+    score_style(vgg, _random_image(0, 60, 80), [_random_image(1, 50, 70), _random_image(2, 64, 48)], stylize, 96)
+    assert sides == [96, 96]
+
+
+@pytest.mark.slow
 def test_style_ratio_is_the_mean_of_the_per_photo_ratios(vgg: Vgg16) -> None:
     painting = _random_image(0, 60, 80)
     kept, painted = _random_image(1, 30, 40), _random_image(2, 45, 60)  # same 4:3 shape as the painting

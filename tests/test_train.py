@@ -211,6 +211,12 @@ def test_evaluate_style_reports_distances_their_ratio_and_grid_texture(kit: dict
     scores = json.loads(capsys.readouterr().out)
     assert scores["style"] == "composition_vii" and scores["photos"] == len(photos)
     assert 0 < scores["style_ratio"] and "face_survival" not in scores and scores["content_distance"] > 0
+    assert scores["photo_side"] == 512 and list(scores["layers"]) == ["relu1_2", "relu2_2", "relu3_3", "relu4_3"]
+    assert sum(out for out, _ in scores["layers"].values()) == pytest.approx(scores["style_distance"])
+    assert main(["evaluate-style", *map(str, photos), "--style", "composition_vii", "--painting",
+                 str(kit["painting"]), "--vgg-weights", str(kit["vgg"]), "--photo-side", "96"]) == 0
+    printed = capsys.readouterr().out
+    assert "photos at 96 px" in printed and "style distance per layer, output/photos: relu1_2 " in printed
 
 
 @pytest.mark.slow
@@ -227,6 +233,14 @@ def test_evaluate_style_measures_a_planted_grid_at_its_amplitude(kit: dict[str, 
     # has none.
     assert scores["grid_amplitude"] == pytest.approx(6 * np.sqrt(63) / 64, abs=0.01)
     assert scores["photo_grid_amplitude"] == 0
+
+
+def test_evaluate_style_refuses_a_tiny_photo_side_in_one_line(kit: dict[str, Path],
+                                                             capsys: pytest.CaptureFixture) -> None:
+    assert main(["evaluate-style", str(next(kit["photos"].iterdir())), "--painting", str(kit["painting"]),
+                 "--vgg-weights", str(kit["vgg"]), "--photo-side", "8"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "--photo-side must be at least 32 pixels" in error and "\n" not in error
 
 
 def test_evaluate_style_reports_a_missing_photo_in_one_line(kit: dict[str, Path],

@@ -29,12 +29,15 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--faces", type=Path, nargs="+", default=[], metavar="VIDEO|PICTURE|FOLDER",
                         help="also measure face survival on these, stylized as stylize video / stylize image do "
                         "with default settings")
+    parser.add_argument("--photo-side", type=int, metavar="PIXELS",
+                        help="measure the photos at this size on their long side (default 512, as the cards; the "
+                             "painting stays at 512)")
     parser.add_argument("--json", action="store_true")
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        from ..train.evaluate import face_survival, load_photos, score_style
+        from ..train.evaluate import EVAL_SIDE, face_survival, load_photos, score_style
         from ..train.faces import FaceDetector
         from ..train.vgg import load_vgg
     except ImportError as error:
@@ -61,13 +64,16 @@ def run(args: argparse.Namespace) -> int:
             raise MissingExtraError(str(error)) from error
     if args.vgg_weights is not None and not args.vgg_weights.is_file():
         raise InputError(f"{args.vgg_weights}: no such file")
+    side = args.photo_side or EVAL_SIDE
+    if side < 32:
+        raise InputError(f"--photo-side must be at least 32 pixels, got {side}")
     engine = StyleEngine(style, EngineOptions(device="cpu"))
     photos = load_photos(args.images)
-    scores = score_style(load_vgg(args.vgg_weights), read_rgb(painting), photos, engine)
+    scores = score_style(load_vgg(args.vgg_weights), read_rgb(painting), photos, engine, side)
     motif = motif_scores(photos, engine) if len(photos) > 1 else None
     faces = face_survival(args.style or style.name, args.faces, detector) if detector else None
     if args.json:
-        report: dict[str, object] = {"style": style.name, **asdict(scores)}
+        report: dict[str, object] = {"style": style.name, "photo_side": side, **asdict(scores)}
         if motif is not None:
             report["motif"] = asdict(motif)
         if faces is not None:
@@ -77,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"{style.name}: style distance {scores.style_distance:.4g} vs photos' {scores.photo_style_distance:.4g} "
           f"(ratio {scores.style_ratio:.3f}, mean of per-photo ratios); content distance "
           f"{scores.content_distance:.3f}; grid texture {scores.grid_amplitude:.2f} grey levels "
-          f"(photos {scores.photo_grid_amplitude:.2f}); {scores.photos} photos at 512 px")
+          f"(photos {scores.photo_grid_amplitude:.2f}); {scores.photos} photos at {side} px")
     layers = ", ".join(f"{name} {out:.3g}/{photo:.3g}" for name, (out, photo) in scores.layers.items())
     print(f"{style.name}: style distance per layer, output/photos: {layers}")
     if motif is not None:

@@ -54,15 +54,16 @@ def painting_grams(vgg: Vgg16, painting: np.ndarray) -> dict[str, torch.Tensor]:
 
 @torch.no_grad()
 def score_style(vgg: Vgg16, painting: np.ndarray, photos: Sequence[np.ndarray],
-                stylize: Callable[[np.ndarray], np.ndarray]) -> StyleScores:
-    """Stylize each photo (at ``EVAL_SIDE`` on its long side) with ``stylize`` and measure it."""
+                stylize: Callable[[np.ndarray], np.ndarray], side: int = EVAL_SIDE) -> StyleScores:
+    """Stylize each photo (at ``side`` on its long side; the painting is always at ``EVAL_SIDE``) with ``stylize``
+    and measure it."""
     if not photos:
         raise ValueError("no photos to evaluate on")
     grams = painting_grams(vgg, painting)
     out_style, photo_style, content, out_grid, photo_grid = [], [], [], [], []
     out_layers, photo_layers = [], []
     for photo in photos:
-        photo = resize_long_side(photo, EVAL_SIDE)
+        photo = resize_long_side(photo, side)
         stylized = stylize(photo)
         out_grid.append(max(grid_amplitudes(stylized).values()))
         photo_grid.append(max(grid_amplitudes(photo).values()))
