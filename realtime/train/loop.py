@@ -80,9 +80,9 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> T
     named = [(str(p), read_rgb(p)) for p in expand_image_paths(config.content)]
     for video in config.videos:
         named += [(f"{video}#{i}", frame) for i, frame in enumerate(video_frames(video, config.video_every))]
-    wants_faces = config.face_weight > 0 or config.face_keep_weight > 0
-    masks = face_masks(named, config.out.with_suffix(".faces.json")) if wants_faces else None
     keeper = face_keep_loss(device) if config.face_keep_weight > 0 else None
+    wants_faces = config.face_weight > 0 or keeper is not None
+    masks = face_masks(named, config.out.with_suffix(".faces.json")) if wants_faces else None
     sampler = CropSampler([image for _, image in named], config.crop, config.seed, masks, config.gray_fraction)
     motion_generator = torch.Generator().manual_seed(config.seed + 1)
 
