@@ -3,7 +3,8 @@
 
 Usage: python tools/train_shared.py --data ../shared/data --vgg-weights VGG.pth
        [--out models/training/shared/shared.onnx] [--steps N] [--max-minutes M] [--paint [--publish-to DIR]]
-       [--refine NAME ... [--style-scale S] [--face-keep-weight W] [--refined-dir DIR] [--publish [--publish-to DIR]]]
+       [--refine NAME ... [--style-scale S] [--stability-scale S] [--face-keep-weight W] [--refined-dir DIR]
+        [--publish [--publish-to DIR]]]
 The training images are the data kit's content photos, minus the bundled recipes' validation photos, and every 8th
 frame of its clips (every 4th with ``--paint``, plus the pictures that ship for ``stylize add-style``). The same
 command resumes from OUT's checkpoint (OUT.ckpt; ``--paint`` checkpoints to OUT's ``painted`` sibling and starts from
@@ -127,9 +128,10 @@ def paint(args: argparse.Namespace, teachers: list[Path]) -> int:
 
 def refine(args: argparse.Namespace) -> int:
     """Train the vectors of bundled shared styles further with the shared layers fixed: their steered style weight
-    times ``--style-scale``, the face-keeping loss on, the perceptual stage's other terms kept (see
-    :mod:`framestyle.train.newstyle`). Cards go to ``--refined-dir``; with ``--publish`` the finished vectors are
-    then written into the style cards in ``--publish-to``."""
+    times ``--style-scale``, the stability weight times ``--stability-scale``, the face-keeping loss on, the
+    perceptual stage's other terms kept (see :mod:`framestyle.train.newstyle`). Each starts from the style's bundled
+    vector. Cards go to ``--refined-dir``; with ``--publish`` the finished vectors are then written into the style
+    cards in ``--publish-to``."""
     import torch
 
     from framestyle.catalog import shared_styles
@@ -149,7 +151,7 @@ def refine(args: argparse.Namespace) -> int:
             images=[image for _, image in named], masks=masks, vgg_weights=args.vgg_weights, minutes=float("inf"),
             max_steps=args.steps or REFINE_STEPS, learning_rate=REFINE_RATE,
             style_weight=steered[name] * args.style_scale, face_keep_weight=args.face_keep_weight,
-            face_weight=stage["face_weight"], stability_weight=stage["stability_weight"],
+            face_weight=stage["face_weight"], stability_weight=stage["stability_weight"] * args.stability_scale,
             grid_weight=stage["grid_weight"], structure_weight=stage["structure_weight"],
             structure_allowance=stage["structure_allowance"], title=styles[name].title, artist=styles[name].artist)
         result = train_new_style(config, [styles[name]])
@@ -177,6 +179,8 @@ def main() -> int:
                         help="train these styles' vectors further, the shared layers fixed (after --paint)")
     parser.add_argument("--style-scale", type=float, default=1.0,
                         help="with --refine: the style weight, as a multiple of the perceptual stage's last")
+    parser.add_argument("--stability-scale", type=float, default=1.0,
+                        help="with --refine: the stability loss's weight, as a multiple of the perceptual stage's")
     parser.add_argument("--face-keep-weight", type=float, default=1.0,
                         help="with --refine: the face-keeping loss's weight (default 1, as stylize add-style)")
     parser.add_argument("--publish", action="store_true",
