@@ -43,6 +43,9 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as error:
         raise MissingExtraError(f"evaluate-style needs the [train] extra ({error.name} is missing): "
                                 "pip install 'framestyle[train]'") from error
+    side = args.photo_side or EVAL_SIDE
+    if side < 32:
+        raise InputError(f"--photo-side must be at least 32 pixels, got {side}")
     style = resolve_style(args.style)
     painting = args.painting
     if painting is None:
@@ -64,9 +67,6 @@ def run(args: argparse.Namespace) -> int:
             raise MissingExtraError(str(error)) from error
     if args.vgg_weights is not None and not args.vgg_weights.is_file():
         raise InputError(f"{args.vgg_weights}: no such file")
-    side = args.photo_side or EVAL_SIDE
-    if side < 32:
-        raise InputError(f"--photo-side must be at least 32 pixels, got {side}")
     engine = StyleEngine(style, EngineOptions(device="cpu"))
     photos = load_photos(args.images)
     scores = score_style(load_vgg(args.vgg_weights), read_rgb(painting), photos, engine, side)
