@@ -101,6 +101,33 @@ def measure(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Where a label may go, in points from its point: beside it, then above or below, then further out.
+LABEL_OFFSETS = [(dx, dy) for step in (0, 7, 14, 21, 28) for dy in (3 + step, -9 - step) for dx in (3, -3)]
+
+
+def place_labels(axis, points: dict[str, tuple[float, float]]) -> None:  # type: ignore[no-untyped-def]
+    """Label each point at the first place near it that overlaps no label placed before and stays in the panel
+    (right of the point, or left of it, ending there), so crowded points stay readable."""
+    renderer = axis.figure.canvas.get_renderer()
+    panel = axis.get_window_extent(renderer)
+    placed = []
+    for label, (x, y) in sorted(points.items(), key=lambda item: -item[1][1]):
+        fits = []
+        for dx, dy in LABEL_OFFSETS:
+            text = axis.annotate(label, (x, y), fontsize=6, xytext=(dx, dy), textcoords="offset points",
+                                 ha="left" if dx > 0 else "right")
+            box = text.get_window_extent(renderer)
+            text.remove()
+            if panel.x0 <= box.x0 and box.x1 <= panel.x1 and panel.y0 <= box.y0 and box.y1 <= panel.y1:
+                fits.append((any(box.overlaps(other) for other in placed), (dx, dy), box))
+        overlaps, (dx, dy), box = min(fits, key=lambda fit: fit[0]) if fits else (True, LABEL_OFFSETS[0], None)
+        axis.annotate(label, (x, y), fontsize=6, xytext=(dx, dy), textcoords="offset points",
+                      ha="left" if dx > 0 else "right",
+                      arrowprops={"arrowstyle": "-", "lw": 0.4, "color": "grey"} if abs(dy) > 9 else None)
+        if box is not None:
+            placed.append(box)
+
+
 def plot(args: argparse.Namespace) -> int:
     import matplotlib
 
@@ -114,11 +141,9 @@ def plot(args: argparse.Namespace) -> int:
     figure, axes = plt.subplots(rows, columns, figsize=(3.6 * columns, 3.3 * rows), squeeze=False)
     markers = {"network": "o", "optimisation": "s"}
     for axis, style in zip(axes.flat, styles, strict=False):
-        for label, point in sorted(results[style].items()):
+        for point in results[style].values():
             axis.scatter(point["content_distance"], point["style_ratio"], marker=markers[point["kind"]], s=28,
                          color="tab:blue" if point["kind"] == "network" else "tab:orange")
-            axis.annotate(label, (point["content_distance"], point["style_ratio"]), fontsize=6,
-                          xytext=(3, 3), textcoords="offset points")
         axis.axvline(MAX_CONTENT_DISTANCE, color="grey", lw=0.6, ls="--")
         axis.axhline(MAX_STYLE_RATIO, color="grey", lw=0.6, ls="--")
         axis.axvline(NEXT_CONTENT_DISTANCE, color="grey", lw=0.6, ls=":")
@@ -135,6 +160,9 @@ def plot(args: argparse.Namespace) -> int:
                     "Circles: networks; squares: optimisation (Gatys)",
                     fontsize=8)
     figure.tight_layout()
+    for axis, style in zip(axes.flat, styles, strict=False):
+        place_labels(axis, {label: (point["content_distance"], point["style_ratio"])
+                            for label, point in sorted(results[style].items())})
     figure.savefig(args.out, dpi=110)
     print(args.out)
     return 0
