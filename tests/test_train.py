@@ -107,6 +107,27 @@ def test_face_keep_weight_adds_the_face_keeping_loss_and_reaches_the_card(kit: d
 
 
 @pytest.mark.slow
+def test_structure_weight_adds_the_structure_loss_and_reaches_the_card(kit: dict[str, Path]) -> None:
+    # An allowance of 0 makes any structure cost, so the term is in the final losses.
+    assert _train(kit, "--steps", "2", "--structure-weight", "0.5", "--structure-allowance", "0") == 0
+    training = json.loads((kit["root"] / "tiny.json").read_text())["training"]
+    assert training["structure_weight"] == 0.5 and training["structure_allowance"] == 0
+    assert training["final_running_losses"]["structure"] > 0
+
+
+def test_structure_penalty_is_zero_under_its_allowance_and_grows_beyond() -> None:
+    from framestyle.train.losses import invented_structure, structure_penalty
+
+    photos = torch.full((2, 3, 48, 48), 0.5)
+    stylized = photos.clone()
+    stylized[:, :, :24] = 0.2  # a dark band the flat photo's colour cannot explain
+    invented = invented_structure(photos, stylized)
+    assert float(invented.min()) > 10
+    assert structure_penalty(photos, stylized, allowance=float(invented.max()) + 1).item() == 0
+    assert structure_penalty(photos, stylized, allowance=0).item() == pytest.approx(float(invented.pow(2).mean()))
+
+
+@pytest.mark.slow
 def test_resume_continues_from_the_checkpoint(kit: dict[str, Path]) -> None:
     assert _train(kit, "--steps", "2") == 0
     assert _train(kit, "--steps", "4", "--resume") == 0

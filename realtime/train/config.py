@@ -60,6 +60,13 @@ class TrainConfig:
     #: still look like faces to it after stylization (0: off).
     face_keep_weight: float = option(0.0, "weight of the loss that keeps the training images' faces detectable "
                                      "after stylization (default 0: off; needs facenet-pytorch)", type=float)
+    #: Weight of the loss against large structure the photo's colour does not explain
+    #: (:func:`~.losses.structure_penalty`: :func:`~.losses.invented_structure` beyond ``structure_allowance``
+    #: grey levels, squared; 0: off), the motif measure's invented structure made a loss.
+    structure_weight: float = option(0.0, "weight of the loss against large structure the photo's colour does not "
+                                     "explain, beyond --structure-allowance (default 0: off)", type=float)
+    structure_allowance: float = option(6.0, "grey levels (RMS over 6x6 cells of a crop) of such structure that "
+                                        "cost nothing (default 6)", type=float, metavar="LEVELS")
     video_every: int = option(8, "take every N-th frame of the --video clips (default 8)", type=int, metavar="N")
     #: Fraction of the training crops turned to grey (0: none), for black-and-white footage.
     gray_fraction: float = option(0.0, "turn this fraction of the training crops to grey, for black-and-white "

@@ -15,7 +15,7 @@ from ..errors import InputError
 from ..imageio import read_rgb
 from .config import TrainConfig
 from .data import CropSampler, expand_image_paths, face_masks, video_frames
-from .losses import perceptual_terms, stability_loss, update_running
+from .losses import perceptual_terms, stability_loss, structure_penalty, update_running
 from .net import build_network
 from .vgg import load_vgg
 
@@ -135,6 +135,9 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> T
         kept = keeper(stylized, crops[:, 3:]) if keeper is not None else None
         if kept is not None:
             terms["face_keep"] = kept * config.face_keep_weight
+        if config.structure_weight > 0:
+            terms["structure"] = (structure_penalty(photos, stylized, config.structure_allowance)
+                                  * config.structure_weight)
         if config.stability_weight > 0:
             stability = stability_loss(net, photos, stylized, motion_generator).mean()
             terms["stability"] = stability * config.stability_weight

@@ -85,6 +85,11 @@ def invented_structure(photos: torch.Tensor, stylized: torch.Tensor, cells: int 
     return residual.pow(2).mean(1).add(1e-12).sqrt()
 
 
+def structure_penalty(photos: torch.Tensor, stylized: torch.Tensor, allowance: float) -> torch.Tensor:
+    """The batch mean of the squared :func:`invented_structure` beyond ``allowance`` grey levels (zero under it)."""
+    return torch.relu(invented_structure(photos, stylized) - allowance).pow(2).mean()
+
+
 def random_motion(batch: int, max_shift: float, max_degrees: float, max_zoom: float, generator: torch.Generator,
                   height: int, width: int) -> torch.Tensor:
     """Random small affine warps (shift in pixels, rotation, zoom) as ``affine_grid`` matrices (N, 2, 3)."""

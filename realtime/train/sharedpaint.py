@@ -26,7 +26,7 @@ from ..motif import motif_scores
 from .data import CropSampler
 from .distill import DistillResult, cosine_rate
 from .evaluate import painting_grams, score_style, to_tensor
-from .losses import invented_structure, perceptual_terms, stability_loss, update_running
+from .losses import perceptual_terms, stability_loss, structure_penalty, update_running
 from .mixnet import MixStyleNet
 from .net import FastStyleConfig
 from .vgg import load_vgg
@@ -138,8 +138,8 @@ def train_painting(config: PaintConfig, images: list[np.ndarray], masks: list[np
                                  content_weight=config.content_weight, style_weight=weights[index],
                                  tv_weight=config.tv_weight, grid_weight=config.grid_weight)
         if config.structure_weight > 0:
-            beyond = torch.relu(invented_structure(photos, stylized) - config.structure_allowance)
-            terms["structure"] = beyond.pow(2).mean() * config.structure_weight
+            terms["structure"] = (structure_penalty(photos, stylized, config.structure_allowance)
+                                  * config.structure_weight)
         if config.stability_weight > 0:
             moved = stability_loss(lambda x: net(x, vector), photos, stylized, motion)  # noqa: B023
             terms["stability"] = moved.mean() * config.stability_weight
