@@ -120,7 +120,7 @@ def place_labels(axis, points: dict[str, tuple[float, float]]) -> None:  # type:
             text.remove()
             if panel.x0 <= box.x0 and box.x1 <= panel.x1 and panel.y0 <= box.y0 and box.y1 <= panel.y1:
                 fits.append((any(box.overlaps(other) for other in placed), (dx, dy), box))
-        overlaps, (dx, dy), box = min(fits, key=lambda fit: fit[0]) if fits else (True, LABEL_OFFSETS[0], None)
+        _, (dx, dy), box = min(fits, key=lambda fit: fit[0]) if fits else (True, LABEL_OFFSETS[0], None)
         axis.annotate(label, (x, y), fontsize=6, xytext=(dx, dy), textcoords="offset points",
                       ha="left" if dx > 0 else "right",
                       arrowprops={"arrowstyle": "-", "lw": 0.4, "color": "grey"} if abs(dy) > 9 else None)
