@@ -39,6 +39,13 @@ def test_each_stage_overrides_the_recipe_and_starts_from_the_stage_before(train_
     assert all("stages" not in stage for stage, _ in runs)
 
 
+def test_a_recipe_init_starts_its_first_stage_from_another_model_of_the_zoo(train_zoo, tmp_path: Path) -> None:
+    recipe = {"name": "night", "init": "wave.onnx", "stages": [{}, {"steps": 300}]}
+    (first, _), (second, _) = train_zoo.stage_runs(recipe, tmp_path)
+    assert first["init"] == tmp_path / "wave.onnx"
+    assert second["init"] == tmp_path / ".stages" / "night.1.onnx"
+
+
 def test_a_stage_loads_straight_into_the_training_configuration(tmp_path: Path) -> None:
     data = tmp_path / "data"
     (data / "content").mkdir(parents=True)

@@ -11,6 +11,10 @@ after the first starts from the previous stage's model (``stylize train --init``
 checkpoints go to OUT/.stages/ (kept, so a rerun skips the stages already finished); the last stage writes
 OUT/NAME.onnx, and its card's "training" block gets ``earlier_stages`` (the settings and time of each stage before
 it), ``total_steps`` and ``total_seconds``.
+
+A recipe's own ``init`` names another finished model of the same OUT folder (e.g. ``init = "great_wave_wide.onnx"``)
+that the first stage starts from instead of random weights: a new style fine-tuned from a trained network of the same
+shape keeps what that network learned about content and faces.
 """
 
 from __future__ import annotations
@@ -35,9 +39,12 @@ RECIPES = Path(__file__).resolve().parent.parent / "models" / "recipes"
 
 def stage_runs(recipe: dict, out: Path) -> list[tuple[dict, Path]]:
     """Each stage of a recipe as (its whole recipe, its output model); a recipe without stages is one stage. Every
-    stage after the first has ``init``, the model of the stage before it."""
+    stage after the first has ``init``, the model of the stage before it; the first has the recipe's own ``init``,
+    if any, as a path in ``out``."""
     stages = recipe.get("stages") or [{}]
     base = {key: value for key, value in recipe.items() if key != "stages"}
+    if "init" in base:
+        base["init"] = out / base["init"]
     runs: list[tuple[dict, Path]] = []
     for index, stage in enumerate(stages):
         last = index == len(stages) - 1
