@@ -593,11 +593,13 @@ async function start() {
       method: "POST", headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ sdp: pc.localDescription.sdp, type: pc.localDescription.type, ...currentSettings() }),
     });
-    if (!response.ok) { pc.close(); return fail(await refusal(response)); }
+    // the message is shown before the connection closes: its closing would otherwise read as a lost server
+    if (!response.ok) { fail(await refusal(response)); pc.close(); return; }
     answer = await response.json();
   } catch {
+    fail("The stylize live server does not answer. Start it (stylize live) and reload this page.");
     pc.close();
-    return fail("The stylize live server does not answer. Start it (stylize live) and reload this page.");
+    return;
   }
   await pc.setRemoteDescription({ type: answer.type, sdp: withBitrate(answer.sdp) });
   live.page = answer.page;
