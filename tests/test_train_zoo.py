@@ -93,7 +93,8 @@ def test_a_stage_is_finished_only_when_its_card_says_so(train_zoo, tmp_path: Pat
 def test_the_last_stage_card_records_the_stages_before_it(train_zoo, tmp_path: Path) -> None:
     models = [tmp_path / "wave.1.onnx", tmp_path / "wave.2.onnx", tmp_path / "wave.onnx"]
     trainings = [{"steps": 480, "crop": 128, "style_weight": 12.0, "steps_done": 480, "seconds": 800.0, "seed": 0},
-                 {"steps": 600, "crop": 160, "face_weight": 8.0, "steps_done": 600, "seconds": 600.5, "seed": 0},
+                 {"steps": 600, "crop": 160, "face_weight": 8.0, "structure_weight": 0.01, "gray_fraction": 0.25,
+                  "steps_done": 600, "seconds": 600.5, "seed": 0},
                  {"steps": 600, "crop": 160, "face_weight": 15.0, "steps_done": 600, "seconds": 590.0, "seed": 0}]
     for model, training in zip(models, trainings, strict=True):
         model.with_suffix(".json").write_text(json.dumps({"name": "wave", "training": training}))
@@ -101,7 +102,8 @@ def test_the_last_stage_card_records_the_stages_before_it(train_zoo, tmp_path: P
     card = json.loads(models[-1].with_suffix(".json").read_text())
     assert card["training"]["earlier_stages"] == [
         {"steps": 480, "crop": 128, "style_weight": 12.0, "steps_done": 480, "seconds": 800.0},
-        {"steps": 600, "crop": 160, "face_weight": 8.0, "steps_done": 600, "seconds": 600.5}]
+        {"steps": 600, "crop": 160, "face_weight": 8.0, "structure_weight": 0.01, "gray_fraction": 0.25,
+         "steps_done": 600, "seconds": 600.5}]
     assert card["training"]["total_steps"] == 1680
     assert card["training"]["total_seconds"] == 1990.5
     assert card["training"]["face_weight"] == 15.0 and card["name"] == "wave"
