@@ -92,3 +92,13 @@ def test_fp16_agrees_with_fp32() -> None:
                 for name in ("shared.onnx", "shared.fp16.onnx")]
     outputs = [session.run(None, {"frame": frame, "style": vector})[0] for session in sessions]
     assert np.abs(outputs[0].astype(int) - outputs[1]).mean() < 2.0
+
+
+def test_the_speed_benchmark_times_a_style_of_the_shared_network() -> None:
+    pytest.importorskip("torch")
+    from framestyle.train.export import time_onnx
+
+    style = resolve_style("the_scream")
+    assert time_onnx(style.model_bytes(), 40, 56, runs=2, style_vector=style.vector) > 0
+    with pytest.raises(ValueError, match="style"):  # the network's style input is not optional
+        time_onnx(style.model_bytes(), 40, 56, runs=2)

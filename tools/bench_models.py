@@ -31,7 +31,7 @@ def main() -> int:
     reference = to_onnx_bytes(JohnsonNet())
     rows = []
     for width, height in args.sizes:
-        t_ours = time_onnx(ours, height, width, runs=args.runs)
+        t_ours = time_onnx(ours, height, width, runs=args.runs, style_vector=style.vector)
         t_ref = time_onnx(reference, height, width, runs=max(3, args.runs // 4))
         rows.append({"size": f"{width}x{height}", "ours_fps": 1 / t_ours, "reference_fps": 1 / t_ref,
                      "ours_ms": t_ours * 1e3, "reference_ms": t_ref * 1e3, "speedup": t_ref / t_ours})
