@@ -71,9 +71,10 @@ def test_evaluate_style_reports_face_survival(tmp_path: Path, capsys: pytest.Cap
     # loses it.
     style = ["--style", str(write_flat_model(tmp_path / "flat.onnx"))] if flat else []
     assert main(["evaluate-style", str(PORTRAIT), *style, "--painting", str(painting), "--vgg-weights", str(vgg),
-                 "--faces", str(PORTRAIT), "--json"]) == 0
+                 "--faces", str(PORTRAIT), str(PORTRAIT), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["face_survival"] == {"kept": kept, "total": 1, "share": float(kept)}
+    each = {"path": str(PORTRAIT), "kept": kept, "total": 1}
+    assert report["face_survival"] == {"kept": 2 * kept, "total": 2, "share": float(kept), "sources": [each, each]}
 
 
 def test_the_face_keeping_loss_finds_the_faces_of_a_crop_from_its_mask() -> None:

@@ -43,8 +43,8 @@ def main() -> int:
     parser.add_argument("--write-cards", action="store_true")
     args = parser.parse_args()
 
-    from framestyle.train.evaluate import face_survival, load_photos, score_style
-    from framestyle.train.faces import FaceDetector
+    from framestyle.train.evaluate import face_survival_by_source, load_photos, score_style
+    from framestyle.train.faces import FaceDetector, FaceSurvival
     from framestyle.train.vgg import load_vgg
 
     vgg = load_vgg(args.vgg_weights)
@@ -61,9 +61,11 @@ def main() -> int:
                                          "measured": time.strftime("%Y-%m-%d")}
         faces = None
         if detector is not None:
-            faces = face_survival(style.name, args.faces, detector)
+            by_footage = face_survival_by_source(style.name, args.faces, detector)
+            faces = sum(by_footage, FaceSurvival(0, 0))
             validation["face_survival"] = {"kept": faces.kept, "total": faces.total, "share": faces.share,
-                                           "footage": [path.name for path in args.faces]}
+                                           "footage": [path.name for path in args.faces],
+                                           "kept_by_footage": [one.kept for one in by_footage]}
         meets = (scores.style_ratio <= MAX_STYLE_RATIO and scores.content_distance <= MAX_CONTENT_DISTANCE
                  and (faces is None or (faces.share or 0.0) >= MIN_FACE_SURVIVAL))
         survival = f"{faces.kept}/{faces.total} ({faces.share:.0%})" if faces and faces.total else "—"

@@ -37,8 +37,8 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        from ..train.evaluate import EVAL_SIDE, face_survival, load_photos, score_style
-        from ..train.faces import FaceDetector
+        from ..train.evaluate import EVAL_SIDE, face_survival_by_source, load_photos, score_style
+        from ..train.faces import FaceDetector, FaceSurvival
         from ..train.vgg import load_vgg
     except ImportError as error:
         raise MissingExtraError(f"evaluate-style needs the [train] extra ({error.name} is missing): "
@@ -71,13 +71,17 @@ def run(args: argparse.Namespace) -> int:
     photos = load_photos(args.images)
     scores = score_style(load_vgg(args.vgg_weights), read_rgb(painting), photos, engine, side)
     motif = motif_scores(photos, engine) if len(photos) > 1 else None
-    faces = face_survival(args.style or style.name, args.faces, detector) if detector else None
+    by_source = face_survival_by_source(args.style or style.name, args.faces, detector) if detector else None
+    faces = sum(by_source, FaceSurvival(0, 0)) if by_source is not None else None
     if args.json:
         report: dict[str, object] = {"style": style.name, "photo_side": side, **asdict(scores)}
         if motif is not None:
             report["motif"] = asdict(motif)
         if faces is not None:
-            report["face_survival"] = {"kept": faces.kept, "total": faces.total, "share": faces.share}
+            report["face_survival"] = {
+                "kept": faces.kept, "total": faces.total, "share": faces.share,
+                "sources": [{"path": str(path), "kept": one.kept, "total": one.total}
+                            for path, one in zip(args.faces, by_source, strict=True)]}
         print(json.dumps(report, indent=2))
         return 0
     print(f"{style.name}: style distance {scores.style_distance:.4g} vs photos' {scores.photo_style_distance:.4g} "
@@ -92,5 +96,7 @@ def run(args: argparse.Namespace) -> int:
               f"{MAX_INVENTED_STRUCTURE:g}); {motif.pictures} photos at {MOTIF_SIZE[0]}x{MOTIF_SIZE[1]}")
     if faces is not None:
         share = f"{faces.share:.0%}" if faces.share is not None else "no face in the input"
-        print(f"{style.name}: faces kept {faces.kept}/{faces.total} ({share})")
+        each = "; ".join(f"{path.name} {one.kept}/{one.total}" for path, one in zip(args.faces, by_source, strict=True))
+        per_source = f": {each}" if len(args.faces) > 1 else ""
+        print(f"{style.name}: faces kept {faces.kept}/{faces.total} ({share}){per_source}")
     return 0

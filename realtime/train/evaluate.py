@@ -118,11 +118,15 @@ def stylized_face_pairs(style: str, source: Path, work: Path) -> Iterator[tuple[
         yield read_rgb(picture), read_rgb(output)
 
 
-def face_survival(style: str, sources: Sequence[Path], detector: FaceDetector | None = None) -> FaceSurvival:
-    """Face survival of a style over videos, pictures and folders of pictures (see :mod:`.faces`)."""
+def face_survival_by_source(style: str, sources: Sequence[Path],
+                            detector: FaceDetector | None = None) -> list[FaceSurvival]:
+    """Face survival of a style on each of ``sources`` (videos, pictures, folders of pictures; see :mod:`.faces`),
+    in their order."""
     detector = detector or FaceDetector()
-    total = FaceSurvival(0, 0)
     with tempfile.TemporaryDirectory(prefix="framestyle-faces-") as work:
-        for source in sources:
-            total += detector.survival(stylized_face_pairs(style, source, Path(work)))
-    return total
+        return [detector.survival(stylized_face_pairs(style, source, Path(work))) for source in sources]
+
+
+def face_survival(style: str, sources: Sequence[Path], detector: FaceDetector | None = None) -> FaceSurvival:
+    """Face survival of a style over all of ``sources`` together."""
+    return sum(face_survival_by_source(style, sources, detector), FaceSurvival(0, 0))
