@@ -31,7 +31,7 @@ from framestyle.imageio import read_rgb
 
 MODELS = Path(__file__).resolve().parent.parent / "models"
 #: The goals every bundled style must meet.
-MAX_STYLE_RATIO, MAX_CONTENT_DISTANCE, MIN_FACE_SURVIVAL = 0.45, 0.6, 0.75
+MAX_STYLE_RATIO, MAX_CONTENT_DISTANCE, MIN_FACE_SURVIVAL = 0.25, 0.55, 0.85
 
 
 def main() -> int:
