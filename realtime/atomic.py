@@ -22,6 +22,8 @@ class AtomicFile:
         folder = path.parent if str(path.parent) else Path(".")
         try:
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
+        except FileNotFoundError as error:
+            raise OutputError(f"{folder}: no such folder (create it first)") from error
         except OSError as error:
             raise OutputError(f"{path}: cannot write here ({error.strerror})") from error
         os.close(fd)

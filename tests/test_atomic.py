@@ -41,8 +41,8 @@ def test_the_file_gets_the_permissions_of_a_plain_new_file(tmp_path: Path) -> No
     assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o644
 
 
-def test_an_unwritable_folder_is_one_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(OutputError, match="cannot write here"):
+def test_a_missing_folder_is_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(OutputError, match=r"missing: no such folder \(create it first\)"):
         AtomicFile(tmp_path / "missing" / "out.bin")
 
 

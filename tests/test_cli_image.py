@@ -117,7 +117,7 @@ def test_a_folder_run_names_the_picture_with_a_huge_header_and_writes_the_others
     ("empty folder", "no pictures here"),
     ("bad suffix", "not a picture name"),
     ("unknown style", "unknown style"),
-    ("missing folder", "cannot write here"),
+    ("missing folder", "no such folder (create it first)"),
     ("huge png header", "huge.png: the header declares 60000x60000 pixels, over the limit of 16384 pixels a side"),
     ("huge jpeg header", "huge.jpg: the header declares 12000x12000 pixels, over the limit of 16384 pixels a side "
                          "and 134,217,728 pixels in all"),

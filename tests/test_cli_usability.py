@@ -121,3 +121,18 @@ def test_train_without_vgg_weights_names_the_command_that_makes_them(tmp_path: P
     line = one_error_line(capsys)
     assert line.startswith("stylize train: error: no --vgg-weights given") and VGG_COMMAND in line
     assert line.endswith("and add --vgg-weights vgg16.pth")
+
+
+def test_a_mistyped_option_value_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["video", "in.mp4", "out.mp4", "--strength", "abc"])
+    assert stopped.value.code == 2
+    assert one_error_line(capsys) == ("stylize video: error: argument --strength: invalid float value: 'abc' "
+                                      "(see stylize video --help)")
+
+
+def test_output_read_by_a_reader_that_stops_early_ends_quietly() -> None:
+    # `true` exits without reading, long before stylize has loaded and prints
+    listing = subprocess.run(f"{' '.join(STYLIZE)} styles --json | true", shell=True, capture_output=True,
+                             text=True, check=False)
+    assert listing.stderr == ""

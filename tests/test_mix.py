@@ -180,6 +180,22 @@ def test_add_style_refuses_bad_input_in_one_line(installed: Path, vgg_file: Path
     assert not installed.exists() or not list(installed.iterdir())
 
 
+def test_add_style_without_torch_says_which_extra_in_one_line(installed: Path, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    import sys
+
+    painting = tmp_path / "painting.png"
+    write_image(painting, np.random.default_rng(0).integers(0, 256, (80, 96, 3), dtype=np.uint8))
+    for name in [name for name in sys.modules if name.startswith("framestyle.train")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "torch", None)  # as if torch were not installed
+    assert main(["add-style", str(painting), "--name", "mine"]) == 2
+    (error,) = capsys.readouterr().err.strip().splitlines()
+    assert error.startswith("stylize add-style: error: ") and "pip install 'framestyle[train]'" in error
+    assert not installed.exists()
+
+
 @pytest.mark.slow
 def test_a_new_style_is_usable_by_name_and_in_mixes_and_resumes_after_ctrl_c(
         installed: Path, vgg_file: Path, tmp_path: Path, frame: np.ndarray, monkeypatch: pytest.MonkeyPatch,

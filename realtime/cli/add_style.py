@@ -49,16 +49,16 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    try:  # before any check or folder, so that a missing extra is the one error
+        from ..train.newstyle import NewStyleConfig, train_new_style
+    except ImportError as error:
+        raise MissingExtraError(f"add-style needs the [train] extra ({error.name} is missing): "
+                                "pip install 'framestyle[train]'") from error
     card = user_styles_dir() / f"{args.name}.json"
     styles = _check(args, card)
     card.parent.mkdir(parents=True, exist_ok=True)
     images = content_images(args.content)
     masks = face_masks_of(args.content, images, card)
-    try:
-        from ..train.newstyle import NewStyleConfig, train_new_style
-    except ImportError as error:
-        raise MissingExtraError(f"add-style needs the [train] extra ({error.name} is missing): "
-                                "pip install 'framestyle[train]'") from error
     config = NewStyleConfig(painting=args.picture, name=args.name, card=card, images=images, masks=masks,
                             vgg_weights=args.vgg_weights, minutes=args.minutes, max_steps=args.steps,
                             title=args.title, artist=args.artist, seed=args.seed)

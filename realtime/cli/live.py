@@ -53,7 +53,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--temporal", type=float, default=DEFAULT_TEMPORAL, metavar="0..1",
                         help=f"starting temporal smoothing (default {DEFAULT_TEMPORAL})")
     parser.add_argument("--max-side", type=int, metavar="N", help="run the network at most N pixels on the longer "
-                        "side and upsample the result")
+                        "side and upsample the result (default and 0: full resolution)")
     parser.add_argument("--camera-size", type=parse_size, default=DEFAULT_CAMERA_SIZE, metavar="WxH",
                         help="the camera size the page asks the browser for (default 640x360; the camera may give "
                         "the nearest it has; a page's ?camera=WxH overrides it)")

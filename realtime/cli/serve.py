@@ -52,7 +52,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     style.add_argument("--fade", type=float, default=DEFAULT_FADE, metavar="S", help="seconds a client's change of "
                        f"style or mix fades over (default {DEFAULT_FADE}; 0: a cut)")
     style.add_argument("--max-side", type=int, metavar="N", help="run the network at most N pixels on the longer "
-                       "side and upsample the result")
+                       "side and upsample the result (default and 0: full resolution)")
     style.add_argument("--device", choices=DEVICES, default="auto", help="where the network runs (default auto)")
     style.add_argument("--threads", type=int, default=0, metavar="N", help="CPU threads per network run "
                        "(default: one per core)")

@@ -43,7 +43,7 @@ def add_style_options(parser: argparse.ArgumentParser, *, temporal: bool = True)
     parser.add_argument("--preserve-color", action="store_true", help="keep the original colours, take only the "
                         "style's light and texture")
     parser.add_argument("--max-side", type=int, metavar="N", help="run the network at most N pixels on the longer "
-                        "side and upsample the result (faster on large frames)")
+                        "side and upsample the result (faster on large frames; default and 0: full resolution)")
     parser.add_argument("--device", choices=DEVICES, default="auto", help="where the network runs (default auto)")
     parser.add_argument("--threads", type=int, default=0, metavar="N", help="CPU threads for the network (default: "
                         "one per core; video files: a single-threaded network per core, each on its own frame)")
