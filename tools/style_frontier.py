@@ -37,9 +37,9 @@ from framestyle.engine import EngineOptions, StyleEngine
 from framestyle.imageio import read_rgb, write_image
 
 RECIPES = Path(__file__).resolve().parent.parent / "models" / "recipes"
-#: Targets of the bundled styles, drawn on the plot.
+#: The goals of 2026-12-04, which every bundled style meets, drawn dashed.
 MAX_STYLE_RATIO, MAX_CONTENT_DISTANCE = 0.45, 0.6
-#: The stronger goals the styles are trained toward, drawn dotted.
+#: The current goals, drawn dotted.
 NEXT_STYLE_RATIO, NEXT_CONTENT_DISTANCE = 0.25, 0.55
 
 
@@ -156,7 +156,7 @@ def plot(args: argparse.Namespace) -> int:
         axis.set_ylim(bottom=0)
     for axis in list(axes.flat)[len(styles):]:
         axis.axis("off")
-    figure.suptitle("Lower left is better; dashed: the goals, dotted: the next goals.\n"
+    figure.suptitle("Lower left is better; dashed: the goals of 2026-12-04, dotted: the current goals.\n"
                     "Circles: networks; squares: optimisation (Gatys)",
                     fontsize=8)
     figure.tight_layout()
