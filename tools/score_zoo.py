@@ -62,7 +62,7 @@ def main() -> int:
         faces = None
         if detector is not None:
             by_footage = face_survival_by_source(style.name, args.faces, detector)
-            faces = sum(by_footage, FaceSurvival(0, 0))
+            faces = FaceSurvival.together(by_footage)
             validation["face_survival"] = {"kept": faces.kept, "total": faces.total, "share": faces.share,
                                            "footage": [path.name for path in args.faces],
                                            "kept_by_footage": [one.kept for one in by_footage]}

@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     scores = score_style(load_vgg(args.vgg_weights), read_rgb(painting), photos, engine, side)
     motif = motif_scores(photos, engine) if len(photos) > 1 else None
     by_source = face_survival_by_source(args.style or style.name, args.faces, detector) if detector else None
-    faces = sum(by_source, FaceSurvival(0, 0)) if by_source is not None else None
+    faces = FaceSurvival.together(by_source) if by_source is not None else None
     if args.json:
         report: dict[str, object] = {"style": style.name, "photo_side": side, **asdict(scores)}
         if motif is not None:

@@ -129,4 +129,4 @@ def face_survival_by_source(style: str, sources: Sequence[Path],
 
 def face_survival(style: str, sources: Sequence[Path], detector: FaceDetector | None = None) -> FaceSurvival:
     """Face survival of a style over all of ``sources`` together."""
-    return sum(face_survival_by_source(style, sources, detector), FaceSurvival(0, 0))
+    return FaceSurvival.together(face_survival_by_source(style, sources, detector))

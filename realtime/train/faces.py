@@ -47,6 +47,11 @@ class FaceSurvival:
     def __add__(self, other: FaceSurvival) -> FaceSurvival:
         return FaceSurvival(self.kept + other.kept, self.total + other.total)
 
+    @classmethod
+    def together(cls, parts: Iterable[FaceSurvival]) -> FaceSurvival:
+        """The faces of all ``parts`` counted as one."""
+        return sum(parts, cls(0, 0))
+
 
 def _batched_nms(boxes: torch.Tensor, scores: torch.Tensor, idxs: torch.Tensor, iou_threshold: float) -> torch.Tensor:
     """torchvision.ops.batched_nms in plain torch: boxes of different ``idxs`` never suppress each other."""
