@@ -136,6 +136,31 @@ def test_resume_continues_from_the_checkpoint(kit: dict[str, Path]) -> None:
 
 
 @pytest.mark.slow
+def test_average_decay_exports_the_moving_average_and_resumes_it(kit: dict[str, Path]) -> None:
+    from framestyle.train.export import weights_from_onnx
+    from framestyle.train.loop import initial_weights
+
+    assert _train(kit, "--steps", "2", "--average-decay", "0.5") == 0
+    checkpoint = torch.load(kit["root"] / "tiny.ckpt", weights_only=False)
+    last, averaged = checkpoint["net"], initial_weights(kit["root"] / "tiny.ckpt")
+    exported = weights_from_onnx((kit["root"] / "tiny.onnx").read_bytes())
+    assert all(torch.allclose(exported[key], averaged[key], atol=1e-6) for key in exported)
+    assert not all(torch.allclose(exported[key], last[key], atol=1e-6) for key in exported)
+    # Two more steps resumed: the average goes on from the checkpoint's, half-way to each new step's weights.
+    assert _train(kit, "--steps", "4", "--average-decay", "0.5", "--resume") == 0
+    card = json.loads((kit["root"] / "tiny.json").read_text())
+    assert card["training"]["average_decay"] == 0.5 and card["training"]["steps_done"] == 4
+    resumed = torch.load(kit["root"] / "tiny.ckpt", weights_only=False)
+    assert int(resumed["averaged"]["n_averaged"]) == 4
+
+
+def test_average_decay_outside_zero_to_one_is_one_line_error(kit: dict[str, Path],
+                                                             capsys: pytest.CaptureFixture) -> None:
+    assert _train(kit, "--steps", "1", "--average-decay", "1") == 2
+    assert "--average-decay must be at least 0 and under 1" in capsys.readouterr().err
+
+
+@pytest.mark.slow
 def test_init_starts_from_a_trained_models_weights(kit: dict[str, Path]) -> None:
     from framestyle.train.export import weights_from_onnx
 

@@ -76,6 +76,11 @@ class TrainConfig:
     init: Path | None = option(None, "start from this model's weights (an .onnx made by stylize train, or a "
                                ".ckpt): fine-tunes it with this run's weights; the architecture options must match",
                                type=Path, metavar="MODEL")
+    #: Decay of an exponential moving average of the weights (0: off). With it the run exports the average, not the
+    #: last step's weights: what a fine-tune keeps then depends far less on where its last steps happened to end.
+    average_decay: float = option(0.0, "export an exponential moving average of the weights with this decay per "
+                                  "step, e.g. 0.99 (default 0: the last step's weights)", type=float,
+                                  metavar="DECAY")
     seed: int = option(0, "random seed", type=int)
     vgg_weights: Path | None = option(None, "VGG-16 features state dict (torchvision layout); default: "
                                       "torchvision's ImageNet weights", type=Path)
@@ -103,6 +108,8 @@ class TrainConfig:
                 raise InputError(f"{path}: no such file or folder")
         if self.vgg_weights and not self.vgg_weights.is_file():
             raise InputError(f"{self.vgg_weights}: no such file")
+        if not 0.0 <= self.average_decay < 1.0:
+            raise InputError(f"--average-decay must be at least 0 and under 1, got {self.average_decay}")
         if not 0.0 <= self.gray_fraction <= 1.0:
             raise InputError(f"--gray-fraction must be between 0 and 1, got {self.gray_fraction}")
         if self.out.suffix != ".onnx":

@@ -62,12 +62,31 @@ def face_keep_loss(device: torch.device) -> torch.nn.Module:
 
 
 def initial_weights(path: Path) -> dict[str, torch.Tensor]:
-    """The network weights stored in a trained model (.onnx) or a training checkpoint (.ckpt)."""
+    """The network weights stored in a trained model (.onnx) or a training checkpoint (.ckpt): of a checkpoint
+    written with weight averaging, the average (what the run would export)."""
     if path.suffix == ".onnx":
         from .export import weights_from_onnx
 
         return weights_from_onnx(path.read_bytes())
-    return torch.load(path, map_location="cpu", weights_only=False)["net"]
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    if state.get("averaged") is not None:
+        return _averaged_weights(state["averaged"])
+    return state["net"]
+
+
+def _averaged_weights(averaged_state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The network's weights in an :class:`~torch.optim.swa_utils.AveragedModel`'s state dict."""
+    return {key.removeprefix("module."): value for key, value in averaged_state.items() if key.startswith("module.")}
+
+
+def weight_average(net: torch.nn.Module, decay: float) -> torch.optim.swa_utils.AveragedModel | None:
+    """An exponential moving average of ``net``'s weights (torch's :class:`~torch.optim.swa_utils.AveragedModel`),
+    or None when ``decay`` is 0."""
+    if decay <= 0:
+        return None
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    return AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
 
 
 def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> TrainResult:
@@ -103,9 +122,12 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> T
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
         optimizer, T_max=config.steps, eta_min=config.learning_rate / 20)
     step, seconds_before = 0, 0.0
+    averaged = weight_average(net, config.average_decay)
     if resuming:
         state = torch.load(config.checkpoint, map_location=device, weights_only=False)
         net.load_state_dict(state["net"])
+        if averaged is not None and state.get("averaged") is not None:
+            averaged.load_state_dict(state["averaged"])
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["schedule"])
         sampler.generator.set_state(state["sampler_rng"])
@@ -117,6 +139,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> T
             "net": net.state_dict(), "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
             "sampler_rng": sampler.generator.get_state(), "motion_rng": motion_generator.get_state(),
             "step": step, "seconds": seconds_before + time.monotonic() - start, "config": config.to_json(),
+            "averaged": averaged.state_dict() if averaged is not None else None,
         })
 
     start = time.monotonic()
@@ -146,6 +169,8 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> T
         loss.backward()  # type: ignore[union-attr]
         optimizer.step()
         schedule.step()
+        if averaged is not None:
+            averaged.update_parameters(net)
         step += 1
         update_running(running, terms, keep=0.9)
         bar.update(1)
@@ -154,5 +179,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> T
             checkpoint()
     bar.close()
     checkpoint()
+    if averaged is not None:
+        net.load_state_dict(averaged.module.state_dict())
     net.eval()
     return TrainResult(net.cpu(), step, seconds_before + time.monotonic() - start, running, step >= config.steps)
