@@ -77,8 +77,8 @@ def main() -> int:
             card = json.loads(card_path.read_text())
             card["validation"] = validation
             write_bytes_atomic(card_path, (json.dumps(card, indent=2, ensure_ascii=False) + "\n").encode())
-    print("\n| style | style ratio (<= 0.45) | content distance (<= 0.6) | faces kept (>= 75%) | grid texture "
-          "(grey levels) | meets all |\n|---|---:|---:|---:|---:|---|")
+    print(f"\n| style | style ratio (<= {MAX_STYLE_RATIO}) | content distance (<= {MAX_CONTENT_DISTANCE}) | faces kept "
+          f"(>= {MIN_FACE_SURVIVAL:.0%}) | grid texture (grey levels) | meets all |\n|---|---:|---:|---:|---:|---|")
     print("\n".join(rows))
     return 0
 
