@@ -77,7 +77,7 @@ class TrainConfig:
                                ".ckpt): fine-tunes it with this run's weights; the architecture options must match",
                                type=Path, metavar="MODEL")
     #: Decay of an exponential moving average of the weights (0: off). With it the run exports the average, not the
-    #: last step's weights: what a fine-tune keeps then depends far less on where its last steps happened to end.
+    #: last step's weights, which matters most for a run stopped while the learning rate is still high.
     average_decay: float = option(0.0, "export an exponential moving average of the weights with this decay per "
                                   "step, e.g. 0.99 (default 0: the last step's weights)", type=float,
                                   metavar="DECAY")
