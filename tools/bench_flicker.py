@@ -63,7 +63,8 @@ def measure_clip(clip: Path, styles: list[str | None], frames: int, temporal: fl
         row: dict[str, object] = {
             "clip": clip.name, "style": network.model.name, "frames": len(inputs), "temporal": temporal,
             "input_error": plain.input_error, "frame_by_frame_error": plain.output_error,
-            "smoothed_error": smooth.output_error, "smoothed_ratio": smooth.output_error / plain.output_error}
+            "smoothed_error": smooth.output_error, "smoothed_ratio": smooth.output_error / plain.output_error,
+            "smoothed_over_input": smooth.output_error / plain.input_error}
         if meter is not None:
             row["frame_by_frame_style"] = meter(raw[::every])
             row["smoothed_style"] = meter(smoothed[::every])
@@ -76,7 +77,8 @@ def format_row(row: dict[str, object]) -> str:
     """One line of the text report."""
     text = (f"{row['clip']} [{row['frames']} frames] {row['style']}: warping error frame by frame "
             f"{row['frame_by_frame_error']:.4e}, smoothed {row['smoothed_error']:.4e} "
-            f"({row['smoothed_ratio']:.2f}x; input floor {row['input_error']:.4e})")
+            f"({row['smoothed_over_input']:.2f}x the input's own {row['input_error']:.4e}, "
+            f"{row['smoothed_ratio']:.2f}x frame by frame)")
     if "smoothed_style" in row:
         change = row["smoothed_style"] / row["frame_by_frame_style"] - 1  # type: ignore[operator]
         text += (f"; style distance frame by frame {row['frame_by_frame_style']:.4g}, smoothed "

@@ -3,8 +3,8 @@
 
 Usage: python tools/train_shared.py --data ../shared/data --vgg-weights VGG.pth
        [--out models/training/shared/shared.onnx] [--steps N] [--max-minutes M] [--paint [--publish-to DIR]]
-       [--refine NAME ... [--style-scale S] [--stability-scale S] [--face-keep-weight W] [--refined-dir DIR]
-        [--publish [--publish-to DIR]]]
+       [--refine NAME ... [--style-scale S] [--stability-scale S] [--face-keep-weight W] [--gray-fraction F]
+        [--refined-dir DIR] [--publish [--publish-to DIR]]]
 The training images are the data kit's content photos, minus the bundled recipes' validation photos, and every 8th
 frame of its clips (every 4th with ``--paint``, plus the pictures that ship for ``stylize add-style``). The same
 command resumes from OUT's checkpoint (OUT.ckpt; ``--paint`` checkpoints to OUT's ``painted`` sibling and starts from
@@ -152,6 +152,7 @@ def refine(args: argparse.Namespace) -> int:
             max_steps=args.steps or REFINE_STEPS, learning_rate=REFINE_RATE,
             style_weight=steered[name] * args.style_scale, face_keep_weight=args.face_keep_weight,
             face_weight=stage["face_weight"], stability_weight=stage["stability_weight"] * args.stability_scale,
+            gray_fraction=stage["gray_fraction"] if args.gray_fraction is None else args.gray_fraction,
             grid_weight=stage["grid_weight"], structure_weight=stage["structure_weight"],
             structure_allowance=stage["structure_allowance"], title=styles[name].title, artist=styles[name].artist)
         result = train_new_style(config, [styles[name]])
@@ -183,6 +184,8 @@ def main() -> int:
                         help="with --refine: the stability loss's weight, as a multiple of the perceptual stage's")
     parser.add_argument("--face-keep-weight", type=float, default=1.0,
                         help="with --refine: the face-keeping loss's weight (default 1, as stylize add-style)")
+    parser.add_argument("--gray-fraction", type=float,
+                        help="with --refine: the fraction of the crops turned grey (default: the perceptual stage's)")
     parser.add_argument("--publish", action="store_true",
                         help="with --refine: write the refined vectors into the style cards in --publish-to")
     parser.add_argument("--refined-dir", type=Path, default=REFINED, help="where --refine writes its cards")
