@@ -190,6 +190,55 @@ def test_init_from_another_architecture_is_one_line_error(kit: dict[str, Path], 
     assert _train(kit, "--steps", "1", "--init", str(kit["root"] / "junk.onnx")) == 2
 
 
+def test_a_grown_network_computes_what_the_narrow_one_did() -> None:
+    from framestyle.train.net import grown_state
+
+    torch.manual_seed(0)
+    narrow = FastStyleNet(FastStyleConfig(width=(8, 16, 32), blocks=2))
+    with torch.no_grad():
+        for parameter in narrow.parameters():  # norms off their identity start, so every tensor matters
+            parameter.add_(0.3 * torch.randn_like(parameter))
+    wide = FastStyleNet(FastStyleConfig(width=(12, 24, 40), blocks=2, detail=4))
+    wide.load_state_dict(grown_state(wide.state_dict(), narrow.state_dict()))
+    image = torch.rand(1, 3, 37, 50)
+    with torch.no_grad():
+        expected, grown = narrow.eval()(image), wide.eval()(image)
+    assert torch.allclose(grown, expected, atol=1e-5)
+    # The added channels are not dead: their weights read the old ones and training reaches them.
+    assert wide.enc1[0].weight[8:].abs().sum() > 0 and wide.detail.maps.weight.abs().sum() > 0
+
+
+def test_a_network_does_not_grow_narrower() -> None:
+    from framestyle.train.net import grown_state
+
+    wide = FastStyleNet(FastStyleConfig(width=(12, 24, 40), blocks=2)).state_dict()
+    with pytest.raises(ValueError, match="does not fit"):
+        grown_state(FastStyleNet(FastStyleConfig(width=(8, 24, 40), blocks=2)).state_dict(), wide)
+    with pytest.raises(ValueError, match="has no"):
+        grown_state(FastStyleNet(FastStyleConfig(width=(12, 24, 40), blocks=1)).state_dict(), wide)
+
+
+@pytest.mark.slow
+def test_grow_starts_a_wider_run_from_a_narrow_model(kit: dict[str, Path], capsys: pytest.CaptureFixture) -> None:
+    from framestyle.stylizer import Stylizer
+
+    assert _train(kit, "--steps", "1", "--width", "8", "16", "32", "--blocks", "2") == 0
+    narrow = kit["root"] / "narrow.onnx"
+    (kit["root"] / "tiny.onnx").rename(narrow)
+    (kit["root"] / "tiny.json").rename(narrow.with_suffix(".json"))
+    wider = ("--width", "8", "24", "48", "--blocks", "2", "--detail", "4", "--init", str(narrow))
+    capsys.readouterr()
+    assert _train(kit, "--steps", "0", *wider) == 2  # without --grow the shapes must match
+    assert "--grow" in capsys.readouterr().err
+    assert _train(kit, "--steps", "0", "--grow", *wider) == 0
+    card = json.loads((kit["root"] / "tiny.json").read_text())
+    assert card["architecture"]["options"] == {"width": [8, 24, 48], "blocks": 2, "detail": 4}
+    frame = np.random.default_rng(1).integers(0, 256, size=(40, 56, 3), dtype=np.uint8)
+    before = Stylizer(str(narrow), temporal=0.0).stylize_only(frame).astype(int)
+    after = Stylizer(str(kit["root"] / "tiny.onnx"), temporal=0.0).stylize_only(frame).astype(int)
+    assert np.abs(after - before).max() <= 1
+
+
 def test_train_reports_a_missing_painting_in_one_line(kit: dict[str, Path], capsys: pytest.CaptureFixture) -> None:
     status = main(["train", "--style", str(kit["root"] / "nope.jpg"), "--content", str(kit["photos"]),
                    "--name", "x", "--out", str(kit["root"] / "x.onnx")])

@@ -76,6 +76,11 @@ class TrainConfig:
     init: Path | None = option(None, "start from this model's weights (an .onnx made by stylize train, or a "
                                ".ckpt): fine-tunes it with this run's weights; the architecture options must match",
                                type=Path, metavar="MODEL")
+    #: With ``init``: the network may be wider than the init's (``width``) or add a detail head; the init's weights
+    #: fill it so that it starts computing what the init did (:func:`~.net.grown_state`).
+    grow: bool = option(False, "with --init: start a wider network (--width, --detail) from a narrower model; the "
+                        "added channels start silent, so the run starts from the model's output", flag="--grow",
+                        action="store_true")
     #: Decay of an exponential moving average of the weights (0: off). With it the run exports the average, not the
     #: last step's weights, which matters most for a run stopped while the learning rate is still high.
     average_decay: float = option(0.0, "export an exponential moving average of the weights with this decay per "

@@ -16,7 +16,7 @@ from ..imageio import read_rgb
 from .config import TrainConfig
 from .data import CropSampler, expand_image_paths, face_masks, video_frames
 from .losses import perceptual_terms, stability_loss, structure_penalty, update_running
-from .net import build_network
+from .net import build_network, grown_state
 from .vgg import load_vgg
 
 
@@ -114,10 +114,12 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> T
     resuming = resume and config.checkpoint.exists()
     if config.init is not None and not resuming:  # a resumed run takes its weights from the checkpoint
         try:
-            net.load_state_dict(initial_weights(config.init))
+            weights = initial_weights(config.init)
+            net.load_state_dict(grown_state(net.state_dict(), weights) if config.grow else weights)
         except (RuntimeError, KeyError, ValueError) as error:
-            raise InputError(f"{config.init}: its weights do not fit this network (are the --arch, --width, "
-                             "--blocks and --detail options those it was trained with?)") from error
+            hint = ("is it narrower, with the same --blocks?" if config.grow else "are the --arch, --width, "
+                    "--blocks and --detail options those it was trained with? --grow starts a wider network")
+            raise InputError(f"{config.init}: its weights do not fit this network ({hint})") from error
     optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
         optimizer, T_max=config.steps, eta_min=config.learning_rate / 20)

@@ -191,6 +191,36 @@ def network_options(net: nn.Module) -> dict[str, object]:
     return asdict(net.config) if isinstance(net, FastStyleNet) else {}
 
 
+def grown_state(fresh: dict[str, torch.Tensor], narrow: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A narrower trained network's weights (``narrow``) placed in a wider :class:`FastStyleNet` (``fresh``: its
+    randomly initialised state) so that it computes the same output (Chen et al. 2016, "Net2Net").
+
+    Each trained tensor fills the leading part of the wider one; the weights that read an added input channel are
+    zero, so the added channels change nothing until training uses them. A detail head the narrow network lacks
+    starts with its last convolution at zero. Raises ValueError when a tensor does not fit (a narrower width, other
+    blocks).
+    """
+    unknown = sorted(set(narrow) - set(fresh))
+    if unknown:
+        raise ValueError(f"the wider network has no {unknown[0]}")
+    grown = {}
+    for key, tensor in fresh.items():
+        tensor = tensor.clone()
+        if key not in narrow:
+            if key.startswith("detail.to_rgb."):
+                tensor.zero_()
+            grown[key] = tensor
+            continue
+        old = narrow[key]
+        if old.dim() != tensor.dim() or any(o > n for o, n in zip(old.shape, tensor.shape, strict=True)):
+            raise ValueError(f"{key}: {tuple(old.shape)} does not fit in {tuple(tensor.shape)}")
+        if tensor.dim() == 4:
+            tensor[:, old.shape[1]:] = 0
+        tensor[tuple(slice(0, size) for size in old.shape)] = old
+        grown[key] = tensor
+    return grown
+
+
 def count_macs_per_pixel(net: nn.Module, height: int = 360, width: int = 640) -> float:
     """Multiply-adds of the convolutions per input pixel, counted with forward hooks at one size."""
     total = 0
