@@ -79,7 +79,7 @@ class TrainConfig:
     #: With ``init``: the network may be wider than the init's (``width``) or add a detail head; the init's weights
     #: fill it so that it starts computing what the init did (:func:`~.net.grown_state`).
     grow: bool = option(False, "with --init: start a wider network (--width, --detail) from a narrower model; the "
-                        "added channels start silent, so the run starts from the model's output", flag="--grow",
+                        "added channels start silent, so the run starts from the model's output",
                         action="store_true")
     #: Decay of an exponential moving average of the weights (0: off). With it the run exports the average, not the
     #: last step's weights, which matters most for a run stopped while the learning rate is still high.
