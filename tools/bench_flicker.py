@@ -5,9 +5,11 @@ one or more style models, and optionally how much the smoothing changes the styl
         [--vgg-weights FILE --painting FILE [--style-every 10]] [--json]
 
 Each clip's first ``--frames`` frames are stylized once per model (the network alone), then smoothed with
-``TemporalFilter`` at ``--temporal``; both are measured against the input's flow. With ``--vgg-weights`` (the
-[train] extra), every ``--style-every``-th frame of both is also measured as ``stylize evaluate-style`` measures a
-photo (512 px on the long side): the mean style distance to ``--painting``, smoothed against frame by frame.
+``TemporalFilter`` at ``--temporal``; both are measured against the input's flow. For the smoothed video it also
+prints its gradient energy over the input's and the texture-normalised ratio (``framestyle.flicker``): steady
+contrast alone raises the plain ratio. With ``--vgg-weights`` (the [train] extra), every ``--style-every``-th frame
+of both is also measured as ``stylize evaluate-style`` measures a photo (512 px on the long side): the mean style
+distance to ``--painting``, smoothed against frame by frame.
 """
 
 from __future__ import annotations
@@ -64,7 +66,9 @@ def measure_clip(clip: Path, styles: list[str | None], frames: int, temporal: fl
             "clip": clip.name, "style": network.model.name, "frames": len(inputs), "temporal": temporal,
             "input_error": plain.input_error, "frame_by_frame_error": plain.output_error,
             "smoothed_error": smooth.output_error, "smoothed_ratio": smooth.output_error / plain.output_error,
-            "smoothed_over_input": smooth.output_error / plain.input_error}
+            "smoothed_over_input": smooth.output_error / plain.input_error,
+            "smoothed_gradient_over_input": smooth.output_gradient / smooth.input_gradient,
+            "smoothed_normalised": smooth.normalised_ratio or float("nan")}
         if meter is not None:
             row["frame_by_frame_style"] = meter(raw[::every])
             row["smoothed_style"] = meter(smoothed[::every])
@@ -78,7 +82,8 @@ def format_row(row: dict[str, object]) -> str:
     text = (f"{row['clip']} [{row['frames']} frames] {row['style']}: warping error frame by frame "
             f"{row['frame_by_frame_error']:.4e}, smoothed {row['smoothed_error']:.4e} "
             f"({row['smoothed_over_input']:.2f}x the input's own {row['input_error']:.4e}, "
-            f"{row['smoothed_ratio']:.2f}x frame by frame)")
+            f"{row['smoothed_ratio']:.2f}x frame by frame; gradient energy {row['smoothed_gradient_over_input']:.2f}x "
+            f"the input's, texture-normalised ratio {row['smoothed_normalised']:.2f})")
     if "smoothed_style" in row:
         change = row["smoothed_style"] / row["frame_by_frame_style"] - 1  # type: ignore[operator]
         text += (f"; style distance frame by frame {row['frame_by_frame_style']:.4g}, smoothed "
