@@ -65,7 +65,8 @@ def stage_finished(model: Path) -> bool:
 #: The settings of an earlier stage that its successor's card repeats.
 STAGE_KEYS = ("steps", "crop", "batch", "learning_rate", "style_weight", "content_weight", "face_weight", "grid_weight",
               "tv_weight", "stability_weight", "structure_weight", "face_keep_weight", "average_decay",
-              "video_every", "gray_fraction", "detail", "grow", "steps_done", "seconds")
+              "video_every", "gray_fraction", "detail", "grow", "temporal_weight", "temporal_skip", "steps_done",
+              "seconds")
 
 
 def record_stages(models: list[Path]) -> None:

@@ -63,6 +63,11 @@ class TrainConfig:
     #: Weight of the loss against large structure the photo's colour does not explain
     #: (:func:`~.losses.structure_penalty`: :func:`~.losses.invented_structure` beyond ``structure_allowance``
     #: grey levels, squared; 0: off), the motif measure's invented structure made a loss.
+    #: Weight of the temporal loss on consecutive frames of the ``videos`` (:func:`~.losses.temporal_loss`; 0: off).
+    temporal_weight: float = option(0.0, "weight of the loss that keeps the style steady on consecutive frames of "
+                                    "the --video clips, lined up by optical flow (default 0: off)", type=float)
+    temporal_skip: int = option(0, "leave each --video clip's first N frames out of the temporal loss, e.g. those a "
+                                "flicker measure is taken on (default 0)", type=int, metavar="N")
     structure_weight: float = option(0.0, "weight of the loss against large structure the photo's colour does not "
                                      "explain, beyond --structure-allowance (default 0: off)", type=float)
     structure_allowance: float = option(6.0, "grey levels (RMS over 6x6 cells of a crop) of such structure that "
@@ -117,6 +122,8 @@ class TrainConfig:
             raise InputError(f"--average-decay must be at least 0 and under 1, got {self.average_decay}")
         if not 0.0 <= self.gray_fraction <= 1.0:
             raise InputError(f"--gray-fraction must be between 0 and 1, got {self.gray_fraction}")
+        if self.temporal_weight > 0 and not self.videos:
+            raise InputError("--temporal-weight needs --video clips (its frame pairs come from them)")
         if self.out.suffix != ".onnx":
             raise InputError(f"--out must end in .onnx, got {self.out}")
         if not self.out.parent.is_dir():

@@ -15,7 +15,8 @@ from ..errors import InputError
 from ..imageio import read_rgb
 from .config import TrainConfig
 from .data import CropSampler, expand_image_paths, face_masks, video_frames
-from .losses import perceptual_terms, stability_loss, structure_penalty, update_running
+from .framepairs import FramePairs
+from .losses import perceptual_terms, stability_loss, structure_penalty, temporal_loss, update_running
 from .net import build_network, grown_state
 from .vgg import load_vgg
 
@@ -89,6 +90,18 @@ def weight_average(net: torch.nn.Module, decay: float) -> torch.optim.swa_utils.
     return AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
 
 
+#: Frame pairs a step of the temporal loss takes (each costs a forward pass without and one with gradients).
+PAIRS_PER_STEP = 2
+
+
+def frame_pairs(config: TrainConfig) -> FramePairs:
+    """The frame pairs of the temporal loss from the run's clips, or a one-line :class:`InputError`."""
+    try:
+        return FramePairs(config.videos, config.crop, config.seed + 2, config.temporal_skip)
+    except ValueError as error:
+        raise InputError(f"--temporal-weight: {error}") from error
+
+
 def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> TrainResult:
     """Train a style network; returns when ``config.steps`` are done or ``config.max_minutes`` ran out."""
     from tqdm import tqdm
@@ -104,6 +117,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> T
     masks = face_masks(named, config.out.with_suffix(".faces.json")) if wants_faces else None
     sampler = CropSampler([image for _, image in named], config.crop, config.seed, masks, config.gray_fraction)
     motion_generator = torch.Generator().manual_seed(config.seed + 1)
+    pairs = frame_pairs(config) if config.temporal_weight > 0 else None
 
     from .evaluate import painting_grams
 
@@ -134,12 +148,15 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> T
         schedule.load_state_dict(state["schedule"])
         sampler.generator.set_state(state["sampler_rng"])
         motion_generator.set_state(state["motion_rng"])
+        if pairs is not None and state.get("pairs_rng") is not None:
+            pairs.generator.set_state(state["pairs_rng"])
         step, seconds_before = int(state["step"]), float(state["seconds"])
 
     def checkpoint() -> None:
         _save_checkpoint(config.checkpoint, {
             "net": net.state_dict(), "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
             "sampler_rng": sampler.generator.get_state(), "motion_rng": motion_generator.get_state(),
+            "pairs_rng": pairs.generator.get_state() if pairs is not None else None,
             "step": step, "seconds": seconds_before + time.monotonic() - start, "config": config.to_json(),
             "averaged": averaged.state_dict() if averaged is not None else None,
         })
@@ -166,6 +183,9 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> T
         if config.stability_weight > 0:
             stability = stability_loss(net, photos, stylized, motion_generator).mean()
             terms["stability"] = stability * config.stability_weight
+        if pairs is not None:
+            first, second, flow, mask = (tensor.to(device) for tensor in pairs.sample(PAIRS_PER_STEP))
+            terms["temporal"] = temporal_loss(net, first, second, flow, mask).mean() * config.temporal_weight
         loss = sum(terms.values())
         optimizer.zero_grad(set_to_none=True)
         loss.backward()  # type: ignore[union-attr]

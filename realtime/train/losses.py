@@ -131,6 +131,36 @@ def stability_loss(net: Callable[[torch.Tensor], torch.Tensor], photos: torch.Te
     return diff.sum(dim=(1, 2, 3)) / mask.sum(dim=(1, 2, 3)).clamp_min(1.0) / 3
 
 
+def warp_by_flow(image: torch.Tensor, flow: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``image`` (N, C, H, W) sampled at x + flow(x) (bilinear; flow (N, 2, H, W) in pixels, (dx, dy)), and the
+    (N, 1, H, W) mask of the pixels whose source is inside the image."""
+    n, _, h, w = image.shape
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=flow.dtype), torch.arange(w, dtype=flow.dtype), indexing="ij")
+    x = (xs + flow[:, 0]) * (2 / max(w - 1, 1)) - 1
+    y = (ys + flow[:, 1]) * (2 / max(h - 1, 1)) - 1
+    grid = torch.stack([x, y], dim=-1)
+    warped = F.grid_sample(image, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+    inside = ((x.abs() <= 1) & (y.abs() <= 1)).to(image.dtype)[:, None]
+    return warped, inside
+
+
+def temporal_loss(net: Callable[[torch.Tensor], torch.Tensor], first: torch.Tensor, second: torch.Tensor,
+                  flow: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Per-item temporal loss on real consecutive frames (see :mod:`.framepairs`): the stylized second frame must
+    differ from the stylized first, lined up by ``flow``, by what the input's luminance changed there (Gao et al.
+    2018, ReCoNet), on the pixels of ``mask`` whose source is inside the crop. The input's own change lets lighting
+    changes through while the style's patterns must follow the motion."""
+    with torch.no_grad():  # the first frame's stylization is the reference, as in stability_loss
+        first_output, inside = warp_by_flow(net(first), flow)
+        first_input, _ = warp_by_flow(first, flow)
+    second_output = net(second)
+    luma = torch.tensor([0.299, 0.587, 0.114], dtype=second.dtype).view(1, 3, 1, 1)
+    input_change = ((second - first_input) * luma).sum(dim=1, keepdim=True)
+    mask = mask * inside
+    diff = (second_output - first_output - input_change).pow(2) * mask
+    return diff.sum(dim=(1, 2, 3)) / mask.sum(dim=(1, 2, 3)).clamp_min(1.0) / 3
+
+
 def perceptual_terms(vgg: Vgg16, photos: torch.Tensor, stylized: torch.Tensor, grams: dict[str, torch.Tensor], *,
                      face: torch.Tensor | None, content_weight: float, style_weight: float, tv_weight: float,
                      grid_weight: float = 0.0) -> dict[str, torch.Tensor]:

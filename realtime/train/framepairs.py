@@ -1,0 +1,75 @@
+"""Consecutive frames of real video with the optical flow between them, for the temporal loss
+(:func:`~.losses.temporal_loss`): real motion, lighting changes, blur and occlusion, which the stability loss's
+synthetic shifts of one photo do not have.
+
+For each pair (t, t+1) the flow from frame t+1 to frame t is estimated on the grey frames with OpenCV DIS (preset
+MEDIUM, as the warping error of :mod:`framestyle.flicker` does), so that warping frame t by it lines frame t up with
+frame t+1; the mask keeps the pixels whose flow passes the forward-backward and motion-boundary checks
+(:func:`framestyle.kernels.occlusion.reliable_mask`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ..kernels.flow import MEDIUM, create_dis, dense_flow, grey
+from ..kernels.occlusion import reliable_mask
+from .data import video_frames
+
+#: Pairs are taken at every STRIDE-th frame of a clip (t, t+1), which bounds the memory they hold.
+STRIDE = 2
+
+
+class FramePairs:
+    """Random crops of consecutive frames of video clips, with the flow that lines the first up with the second.
+
+    ``skip`` leaves each clip's first frames out (e.g. those a flicker measure is taken on). Crops keep the frames'
+    scale (flow is in pixels), with a random position and horizontal flip."""
+
+    def __init__(self, videos: list[Path], crop: int, seed: int, skip: int = 0) -> None:
+        dis = create_dis(MEDIUM)
+        self.pairs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        for video in videos:
+            frames = video_frames(video, 1)
+            if min(frames[0].shape[:2]) < crop:
+                raise ValueError(f"{video}: frames of {frames[0].shape[1]}x{frames[0].shape[0]} are smaller than "
+                                 f"the {crop}-pixel crop")
+            for t in range(skip, len(frames) - 1, STRIDE):
+                first, second = grey(frames[t]), grey(frames[t + 1])
+                backward = dense_flow(dis, second, first)  # second(x) ≈ first(x + backward(x))
+                forward = dense_flow(dis, first, second)
+                mask = reliable_mask(backward, forward)
+                self.pairs.append((torch.from_numpy(frames[t]).permute(2, 0, 1),
+                                   torch.from_numpy(frames[t + 1]).permute(2, 0, 1),
+                                   torch.from_numpy(backward).permute(2, 0, 1),
+                                   torch.from_numpy(mask)[None]))
+        if not self.pairs:
+            raise ValueError(f"no frame pairs after the first {skip} frames of the clips")
+        self.crop = crop
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def _randint(self, high: int) -> int:
+        return int(torch.randint(0, max(high, 1), (1,), generator=self.generator))
+
+    def sample(self, batch: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(first, second, flow, mask): (batch, 3, crop, crop) frames in [0, 1], the (batch, 2, crop, crop) flow in
+        pixels from the second frame to the first, and the (batch, 1, crop, crop) float mask of trusted pixels."""
+        items = []
+        for _ in range(batch):
+            first, second, flow, mask = self.pairs[self._randint(len(self.pairs))]
+            h, w = first.shape[-2:]
+            top, left = self._randint(h - self.crop + 1), self._randint(w - self.crop + 1)
+            window = (slice(None), slice(top, top + self.crop), slice(left, left + self.crop))
+            item = [first[window].float() / 255.0, second[window].float() / 255.0, flow[window].clone(),
+                    mask[window].float()]
+            if float(torch.rand(1, generator=self.generator)) < 0.5:
+                item = [tensor.flip(-1) for tensor in item]
+                item[2][0] = -item[2][0]  # a mirrored horizontal motion
+            items.append(item)
+        first, second, flow, mask = (torch.stack(column) for column in zip(*items, strict=True))
+        return first, second, flow, mask
+
