@@ -134,8 +134,9 @@ def stability_loss(net: Callable[[torch.Tensor], torch.Tensor], photos: torch.Te
 def warp_by_flow(image: torch.Tensor, flow: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """``image`` (N, C, H, W) sampled at x + flow(x) (bilinear; flow (N, 2, H, W) in pixels, (dx, dy)), and the
     (N, 1, H, W) mask of the pixels whose source is inside the image."""
-    n, _, h, w = image.shape
-    ys, xs = torch.meshgrid(torch.arange(h, dtype=flow.dtype), torch.arange(w, dtype=flow.dtype), indexing="ij")
+    h, w = image.shape[-2:]
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=flow.dtype, device=flow.device),
+                            torch.arange(w, dtype=flow.dtype, device=flow.device), indexing="ij")
     x = (xs + flow[:, 0]) * (2 / max(w - 1, 1)) - 1
     y = (ys + flow[:, 1]) * (2 / max(h - 1, 1)) - 1
     grid = torch.stack([x, y], dim=-1)
@@ -154,7 +155,7 @@ def temporal_loss(net: Callable[[torch.Tensor], torch.Tensor], first: torch.Tens
         first_output, inside = warp_by_flow(net(first), flow)
         first_input, _ = warp_by_flow(first, flow)
     second_output = net(second)
-    luma = torch.tensor([0.299, 0.587, 0.114], dtype=second.dtype).view(1, 3, 1, 1)
+    luma = torch.tensor([0.299, 0.587, 0.114], dtype=second.dtype, device=second.device).view(1, 3, 1, 1)
     input_change = ((second - first_input) * luma).sum(dim=1, keepdim=True)
     mask = mask * inside
     diff = (second_output - first_output - input_change).pow(2) * mask
