@@ -60,14 +60,14 @@ class TrainConfig:
     #: still look like faces to it after stylization (0: off).
     face_keep_weight: float = option(0.0, "weight of the loss that keeps the training images' faces detectable "
                                      "after stylization (default 0: off; needs facenet-pytorch)", type=float)
-    #: Weight of the loss against large structure the photo's colour does not explain
-    #: (:func:`~.losses.structure_penalty`: :func:`~.losses.invented_structure` beyond ``structure_allowance``
-    #: grey levels, squared; 0: off), the motif measure's invented structure made a loss.
     #: Weight of the temporal loss on consecutive frames of the ``videos`` (:func:`~.losses.temporal_loss`; 0: off).
     temporal_weight: float = option(0.0, "weight of the loss that keeps the style steady on consecutive frames of "
                                     "the --video clips, lined up by optical flow (default 0: off)", type=float)
     temporal_skip: int = option(0, "leave each --video clip's first N frames out of the temporal loss, e.g. those a "
                                 "flicker measure is taken on (default 0)", type=int, metavar="N")
+    #: Weight of the loss against large structure the photo's colour does not explain
+    #: (:func:`~.losses.structure_penalty`: :func:`~.losses.invented_structure` beyond ``structure_allowance``
+    #: grey levels, squared; 0: off), the motif measure's invented structure made a loss.
     structure_weight: float = option(0.0, "weight of the loss against large structure the photo's colour does not "
                                      "explain, beyond --structure-allowance (default 0: off)", type=float)
     structure_allowance: float = option(6.0, "grey levels (RMS over 6x6 cells of a crop) of such structure that "

@@ -9,16 +9,21 @@ frame t+1; the mask keeps the pixels whose flow passes the forward-backward and 
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from ..kernels.flow import MEDIUM, create_dis, dense_flow, grey
 from ..kernels.occlusion import reliable_mask
-from .data import video_frames
+from ..media.reader import VideoReader
 
-#: Pairs are taken at every STRIDE-th frame of a clip (t, t+1), which bounds the memory they hold.
+#: Pairs are taken at every STRIDE-th frame of a clip (t, t+1) at least ...
 STRIDE = 2
+#: ... and further apart in a clip long enough to give more than this many, which bounds the memory they hold.
+MAX_PAIRS_PER_CLIP = 300
 
 
 class FramePairs:
@@ -31,19 +36,13 @@ class FramePairs:
         dis = create_dis(MEDIUM)
         self.pairs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]] = []
         for video in videos:
-            frames = video_frames(video, 1)
-            if min(frames[0].shape[:2]) < crop:
-                raise ValueError(f"{video}: frames of {frames[0].shape[1]}x{frames[0].shape[0]} are smaller than "
-                                 f"the {crop}-pixel crop")
-            for t in range(skip, len(frames) - 1, STRIDE):
-                first, second = grey(frames[t]), grey(frames[t + 1])
-                backward = dense_flow(dis, second, first)  # second(x) ≈ first(x + backward(x))
-                forward = dense_flow(dis, first, second)
-                mask = reliable_mask(backward, forward)
-                self.pairs.append((torch.from_numpy(frames[t]).permute(2, 0, 1),
-                                   torch.from_numpy(frames[t + 1]).permute(2, 0, 1),
+            for first, second in _consecutive_frames(video, skip, crop):
+                backward = dense_flow(dis, grey(second), grey(first))  # second(x) ≈ first(x + backward(x))
+                forward = dense_flow(dis, grey(first), grey(second))
+                self.pairs.append((torch.from_numpy(first).permute(2, 0, 1),
+                                   torch.from_numpy(second).permute(2, 0, 1),
                                    torch.from_numpy(backward).permute(2, 0, 1),
-                                   torch.from_numpy(mask)[None]))
+                                   torch.from_numpy(reliable_mask(backward, forward))[None]))
         if not self.pairs:
             raise ValueError(f"no frame pairs after the first {skip} frames of the clips")
         self.crop = crop
@@ -73,3 +72,21 @@ class FramePairs:
         first, second, flow, mask = (torch.stack(column) for column in zip(*items, strict=True))
         return first, second, flow, mask
 
+
+def _consecutive_frames(video: Path, skip: int, crop: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Pairs of consecutive RGB frames (t, t+1) of ``video`` from frame ``skip`` on, every STRIDE-th frame or further
+    apart so that a long clip gives about MAX_PAIRS_PER_CLIP; decoded one frame at a time."""
+    with VideoReader(video) as reader:
+        if min(reader.height, reader.width) < crop:
+            raise ValueError(f"{video}: frames of {reader.width}x{reader.height} are smaller than the {crop}-pixel "
+                             "crop")
+        stride = STRIDE
+        if reader.frame_count:
+            stride = max(STRIDE, math.ceil((reader.frame_count - skip) / MAX_PAIRS_PER_CLIP))
+        previous: np.ndarray | None = None
+        for index, frame in enumerate(reader.frames()):
+            if previous is not None:
+                yield previous, frame.image
+                previous = None
+            if index >= skip and (index - skip) % stride == 0:
+                previous = frame.image
