@@ -105,9 +105,8 @@ def test_frame_pairs_of_a_clip_skip_its_first_frames_and_carry_its_motion(tmp_pa
     assert aligned < 0.5 * unaligned
     with pytest.raises(ValueError, match="no frame pairs"):
         FramePairs([clip], crop=48, seed=0, skip=12)
-    with pytest.MonkeyPatch.context() as patch:  # a long clip's pairs are spread over it, their number bounded
-        patch.setattr("framestyle.train.framepairs.MAX_PAIRS_PER_CLIP", 3)
-        assert len(FramePairs([clip], crop=48, seed=0)) == 3  # t = 0, 4 and 8 of 12 frames
+    # A long clip's pairs are spread over it, their number bounded: t = 0, 4 and 8 of 12 frames.
+    assert len(FramePairs([clip], crop=48, seed=0, max_per_clip=3)) == 3
     with pytest.raises(ValueError, match="smaller than"):
         FramePairs([clip], crop=80, seed=0)
 

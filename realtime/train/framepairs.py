@@ -29,14 +29,16 @@ MAX_PAIRS_PER_CLIP = 300
 class FramePairs:
     """Random crops of consecutive frames of video clips, with the flow that lines the first up with the second.
 
-    ``skip`` leaves each clip's first frames out (e.g. those a flicker measure is taken on). Crops keep the frames'
-    scale (flow is in pixels), with a random position and horizontal flip."""
+    ``skip`` leaves each clip's first frames out (e.g. those a flicker measure is taken on); ``max_per_clip`` bounds
+    the pairs a clip gives. Crops keep the frames' scale (flow is in pixels), with a random position and horizontal
+    flip."""
 
-    def __init__(self, videos: list[Path], crop: int, seed: int, skip: int = 0) -> None:
+    def __init__(self, videos: list[Path], crop: int, seed: int, skip: int = 0,
+                 max_per_clip: int = MAX_PAIRS_PER_CLIP) -> None:
         dis = create_dis(MEDIUM)
         self.pairs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]] = []
         for video in videos:
-            for first, second in _consecutive_frames(video, skip, crop):
+            for first, second in _consecutive_frames(video, skip, crop, max_per_clip):
                 backward = dense_flow(dis, grey(second), grey(first))  # second(x) ≈ first(x + backward(x))
                 forward = dense_flow(dis, grey(first), grey(second))
                 self.pairs.append((torch.from_numpy(first).permute(2, 0, 1),
@@ -73,16 +75,16 @@ class FramePairs:
         return first, second, flow, mask
 
 
-def _consecutive_frames(video: Path, skip: int, crop: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def _consecutive_frames(video: Path, skip: int, crop: int, max_pairs: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Pairs of consecutive RGB frames (t, t+1) of ``video`` from frame ``skip`` on, every STRIDE-th frame or further
-    apart so that a long clip gives about MAX_PAIRS_PER_CLIP; decoded one frame at a time."""
+    apart so that a long clip gives about ``max_pairs``; decoded one frame at a time."""
     with VideoReader(video) as reader:
         if min(reader.height, reader.width) < crop:
             raise ValueError(f"{video}: frames of {reader.width}x{reader.height} are smaller than the {crop}-pixel "
                              "crop")
         stride = STRIDE
         if reader.frame_count:
-            stride = max(STRIDE, math.ceil((reader.frame_count - skip) / MAX_PAIRS_PER_CLIP))
+            stride = max(STRIDE, math.ceil((reader.frame_count - skip) / max_pairs))
         previous: np.ndarray | None = None
         for index, frame in enumerate(reader.frames()):
             if previous is not None:
