@@ -54,6 +54,11 @@ class FlickerReport:
         return self.output_error / self.input_error if self.input_error > 0 else None
 
     @property
+    def gradient_ratio(self) -> float | None:
+        """The stylized video's gradient energy over the input's, or None when the input's is 0."""
+        return self.output_gradient / self.input_gradient if self.input_gradient > 0 else None
+
+    @property
     def normalised_ratio(self) -> float | None:
         """The texture-normalised ratio: the stylized video's warping error per unit of gradient energy over the
         input's (about 1 or less for a steady contrast or sharpness change), or None when it is undefined."""

@@ -67,8 +67,8 @@ def measure_clip(clip: Path, styles: list[str | None], frames: int, temporal: fl
             "input_error": plain.input_error, "frame_by_frame_error": plain.output_error,
             "smoothed_error": smooth.output_error, "smoothed_ratio": smooth.output_error / plain.output_error,
             "smoothed_over_input": smooth.output_error / plain.input_error,
-            "smoothed_gradient_over_input": (smooth.output_gradient / smooth.input_gradient
-                                             if smooth.input_gradient > 0 else float("nan")),
+            "smoothed_gradient_over_input": (float("nan") if smooth.gradient_ratio is None
+                                             else smooth.gradient_ratio),
             "smoothed_normalised": smooth.normalised_ratio or float("nan")}
         if meter is not None:
             row["frame_by_frame_style"] = meter(raw[::every])

@@ -67,6 +67,11 @@ def face_masks(named: list[tuple[str, np.ndarray]], cache: Path) -> list[np.ndar
     return [box_mask(image.shape[:2], boxes[name]) if boxes[name] else None for name, image in named]
 
 
+def random_below(generator: torch.Generator, high: int) -> int:
+    """A random integer in [0, high) from ``generator`` (0 when ``high`` is at most 1)."""
+    return int(torch.randint(0, max(high, 1), (1,), generator=generator))
+
+
 class CropSampler:
     """Random square crops from a pool of RGB images: random scale, position and horizontal flip.
 
@@ -86,7 +91,7 @@ class CropSampler:
         self.generator = torch.Generator().manual_seed(seed)
 
     def _randint(self, high: int) -> int:
-        return int(torch.randint(0, max(high, 1), (1,), generator=self.generator))
+        return random_below(self.generator, high)
 
     def sample(self, batch: int) -> torch.Tensor:
         """A (batch, 4, crop, crop) float batch in [0, 1]: RGB and the mask."""

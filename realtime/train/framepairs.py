@@ -19,6 +19,7 @@ import torch
 from ..kernels.flow import MEDIUM, create_dis, dense_flow, grey
 from ..kernels.occlusion import reliable_mask
 from ..media.reader import VideoReader
+from .data import random_below
 
 #: Pairs are taken at every STRIDE-th frame of a clip (t, t+1) at least ...
 STRIDE = 2
@@ -39,8 +40,9 @@ class FramePairs:
         self.pairs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]] = []
         for video in videos:
             for first, second in _consecutive_frames(video, skip, crop, max_per_clip):
-                backward = dense_flow(dis, grey(second), grey(first))  # second(x) ≈ first(x + backward(x))
-                forward = dense_flow(dis, grey(first), grey(second))
+                first_grey, second_grey = grey(first), grey(second)
+                backward = dense_flow(dis, second_grey, first_grey)  # second(x) ≈ first(x + backward(x))
+                forward = dense_flow(dis, first_grey, second_grey)
                 self.pairs.append((torch.from_numpy(first).permute(2, 0, 1),
                                    torch.from_numpy(second).permute(2, 0, 1),
                                    torch.from_numpy(backward).permute(2, 0, 1),
@@ -54,7 +56,7 @@ class FramePairs:
         return len(self.pairs)
 
     def _randint(self, high: int) -> int:
-        return int(torch.randint(0, max(high, 1), (1,), generator=self.generator))
+        return random_below(self.generator, high)
 
     def sample(self, batch: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """(first, second, flow, mask): (batch, 3, crop, crop) frames in [0, 1], the (batch, 2, crop, crop) flow in
