@@ -10,7 +10,15 @@ from importlib import resources
 import numpy as np
 import pytest
 
-from framestyle.catalog import SHARED_NETWORK_KIND, bundled_styles, mixable, resolve_style, shared_styles
+from framestyle.catalog import (
+    SHARED_NETWORK_KIND,
+    bundled_styles,
+    default_style,
+    mixable,
+    resolve_style,
+    shared_styles,
+    single_styles,
+)
 from framestyle.engine import EngineOptions, StyleEngine
 from framestyle.grid_texture import grid_amplitudes
 
@@ -31,6 +39,11 @@ def test_every_bundled_style_has_a_style_of_the_shared_network() -> None:
     assert all(mixable(style) is not None for style in bundled_styles())
 
 
+def test_the_default_mark_is_on_one_card_only() -> None:
+    marked = [style.name for style in [*STYLES, *single_styles()] if style.is_default]
+    assert marked == [default_style().name]
+
+
 def test_the_cards_match_the_network_files() -> None:
     network = json.loads((FOLDER / "shared.json").read_text())
     assert network["kind"] == SHARED_NETWORK_KIND and network["training"]["finished"]
@@ -39,7 +52,7 @@ def test_the_cards_match_the_network_files() -> None:
     for style in STYLES:
         card = style.card
         assert card["files"] == network["files"] and card["shared"]["sha256"] == network["files"]["fp32"]["sha256"]
-        assert len(card["shared"]["vector"]) == network["style_size"] and not card["default"]
+        assert len(card["shared"]["vector"]) == network["style_size"]
         assert card["painting"]["credit"] and card["painting"]["licence"] and card["validation"]["style_ratio"] > 0
 
 

@@ -81,6 +81,7 @@ def _publishes_with_its_method(config: PaintConfig, result: DistillResult, tmp_p
             "title": f"T{index}", "artist": "A", "year": "1900", "painting": {"file": painting.name},
             "files": {"fp32": {"sha256": "0" * 64}}, "validation": {"photo_names": ["photo.png"]}}))
         config.teachers.append(teacher)
+    config.out.with_name("two.json").write_text(json.dumps({"name": "two", "default": True}))  # the default style
     publish_shared(result, config, ["one", "two"], data, config.vgg_weights, method=PAINTED)
     card = json.loads(config.out.with_suffix(".json").read_text())
     assert card["training"]["method"] == PAINTED and card["training"]["steps_done"] == 5
@@ -88,6 +89,7 @@ def _publishes_with_its_method(config: PaintConfig, result: DistillResult, tmp_p
     for name, vector in zip(["one", "two"], result.styles, strict=True):
         style = json.loads(config.out.with_name(f"{name}.json").read_text())
         np.testing.assert_allclose(style["shared"]["vector"], vector.numpy(), atol=1e-5)
+        assert style["default"] is (name == "two")  # a replaced card's default mark is kept
     _publishes_a_refined_vector(config.out.with_name("one.json"), data, config.vgg_weights)
 
 

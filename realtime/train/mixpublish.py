@@ -64,7 +64,8 @@ def publish_shared(result: DistillResult, config: DistillConfig | PaintConfig, n
     for name, teacher, vector in zip(names, config.teachers, vectors, strict=True):
         teacher_card = json.loads(teacher.with_suffix(".json").read_text())
         scores = validation_scores(vgg, session, vector, teacher_card, data)
-        style_cards.append(style_card(name, teacher_card, network_card, vector, scores))
+        style_cards.append(style_card(name, teacher_card, network_card, vector, scores,
+                                      default=_is_default(out.with_name(f"{name}.json"))))
     write_bytes_atomic(out.with_name(fp16_name), fp16)
     write_bytes_atomic(out, fp32)
     write_bytes_atomic(out.with_suffix(".json"), _json(network_card))
@@ -120,14 +121,20 @@ def shared_card(config: DistillConfig | PaintConfig, result: DistillResult, fp32
     }
 
 
+def _is_default(card_path: Path) -> bool:
+    """Whether the card at ``card_path`` (a style card being replaced) marks the default style; False if none."""
+    return card_path.is_file() and bool(json.loads(card_path.read_text()).get("default", False))
+
+
 def style_card(name: str, teacher_card: dict[str, Any], network_card: dict[str, Any], vector: np.ndarray,
-               scores: dict[str, Any]) -> dict[str, Any]:
-    """A style of the shared network: the teacher's painting and credit, the network's files, the vector."""
+               scores: dict[str, Any], default: bool = False) -> dict[str, Any]:
+    """A style of the shared network: the teacher's painting and credit, the network's files, the vector;
+    ``default`` marks the bundled default style."""
     return {
         "schema": CARD_SCHEMA,
         "name": name,
         **{key: teacher_card[key] for key in ("title", "artist", "year", "painting")},
-        "default": False,  # the default style is a single-style network
+        "default": default,
         "architecture": network_card["architecture"],
         "io": network_card["io"],
         "opset": network_card["opset"],
