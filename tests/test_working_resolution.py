@@ -22,7 +22,7 @@ class RecordingEngine:
         self.model = default_style()
         self.shapes: list[tuple[int, ...]] = []
 
-    def __call__(self, frame: np.ndarray) -> np.ndarray:
+    def __call__(self, frame: np.ndarray, vector: np.ndarray | None = None) -> np.ndarray:
         self.shapes.append(frame.shape)
         return 255 - frame
 
