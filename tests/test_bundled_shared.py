@@ -109,9 +109,12 @@ def test_fp16_agrees_with_fp32() -> None:
 
 def test_the_speed_benchmark_times_a_style_of_the_shared_network() -> None:
     pytest.importorskip("torch")
-    from framestyle.train.export import time_onnx
+    from framestyle.train.export import time_onnx, time_onnx_in_turns
 
     style = resolve_style("the_scream")
     assert time_onnx(style.model_bytes(), 40, 56, runs=2, style_vector=style.vector) > 0
+    single = resolve_style("shipwreck")
+    times = time_onnx_in_turns([(style.model_bytes(), style.vector), (single.model_bytes(), None)], 40, 56, runs=2)
+    assert len(times) == 2 and min(times) > 0
     with pytest.raises(ValueError, match="style"):  # the network's style input is not optional
         time_onnx(style.model_bytes(), 40, 56, runs=2)

@@ -1,6 +1,7 @@
 """Frames/s of framestyle's network against the Johnson et al. reference network in one run, in ONNX Runtime on the CPU.
 
 Usage: python tools/bench_models.py [--style NAME] [--sizes 640x360 1280x720] [--runs 20] [--json]
+The two networks take turns run by run, so a change in the machine's speed affects both alike.
 Needs the [train] extra to export the reference network (its speed does not depend on its weights, so it is
 exported with random weights); framestyle's network is the bundled style's ONNX file, as users run it.
 """
@@ -15,7 +16,7 @@ import numpy as np
 
 from framestyle.catalog import resolve_style
 from framestyle.cli.bench import parse_size
-from framestyle.train.export import time_onnx, to_onnx_bytes
+from framestyle.train.export import time_onnx_in_turns, to_onnx_bytes
 from framestyle.train.net import JohnsonNet, count_macs_per_pixel
 
 
@@ -31,8 +32,7 @@ def main() -> int:
     reference = to_onnx_bytes(JohnsonNet())
     rows = []
     for width, height in args.sizes:
-        t_ours = time_onnx(ours, height, width, runs=args.runs, style_vector=style.vector)
-        t_ref = time_onnx(reference, height, width, runs=max(3, args.runs // 4))
+        t_ours, t_ref = time_onnx_in_turns([(ours, style.vector), (reference, None)], height, width, args.runs)
         rows.append({"size": f"{width}x{height}", "ours_fps": 1 / t_ours, "reference_fps": 1 / t_ref,
                      "ours_ms": t_ours * 1e3, "reference_ms": t_ref * 1e3, "speedup": t_ref / t_ours})
     macs = {"ours": style.card.get("architecture", {}).get("mac_per_pixel"),
@@ -41,7 +41,7 @@ def main() -> int:
         print(json.dumps({"style": style.name, "mac_per_pixel": macs, "rows": rows}, indent=2))
         return 0
     print(f"style {style.name}; MAC/pixel: ours {macs['ours']}, Johnson et al. {macs['reference']}; "
-          f"ONNX Runtime CPU, median of {args.runs} runs")
+          f"ONNX Runtime CPU, median of {args.runs} runs each, the two taking turns run by run")
     print(f"{'size':>10} {'ours fps':>9} {'ours ms':>8} {'Johnson fps':>12} {'Johnson ms':>11} {'speed-up':>9}")
     for r in rows:
         print(f"{r['size']:>10} {r['ours_fps']:9.1f} {r['ours_ms']:8.1f} {r['reference_fps']:12.2f} "

@@ -107,23 +107,34 @@ def time_onnx(model_bytes: bytes, height: int, width: int, runs: int = 10, threa
               style_vector: np.ndarray | None = None) -> float:
     """Median seconds per frame of the model in ONNX Runtime on the CPU; ``style_vector``: the style of a shared
     network (its second input)."""
+    return time_onnx_in_turns([(model_bytes, style_vector)], height, width, runs, threads)[0]
+
+
+def time_onnx_in_turns(models: list[tuple[bytes, np.ndarray | None]], height: int, width: int, runs: int = 10,
+                       threads: int = 0) -> list[float]:
+    """Median seconds per frame of each (model, style vector or None) in ONNX Runtime on the CPU, the models taking
+    turns run by run, so that a change in the machine's speed during the measurement affects them alike."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     if threads:
         options.intra_op_num_threads = threads
-    session = ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
     frame = np.random.default_rng(0).integers(0, 256, size=(1, height, width, 3), dtype=np.uint8)
-    feeds = {INPUT_NAME: frame}
-    if style_vector is not None:
-        feeds[session.get_inputs()[1].name] = np.asarray(style_vector, dtype=np.float32)
-    session.run(None, feeds)
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
+    runners = []
+    for model_bytes, style_vector in models:
+        session = ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
+        feeds = {INPUT_NAME: frame}
+        if style_vector is not None:
+            feeds[session.get_inputs()[1].name] = np.asarray(style_vector, dtype=np.float32)
         session.run(None, feeds)
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
+        runners.append((session, feeds))
+    times: list[list[float]] = [[] for _ in runners]
+    for _ in range(runs):
+        for (session, feeds), spent in zip(runners, times, strict=True):
+            start = time.perf_counter()
+            session.run(None, feeds)
+            spent.append(time.perf_counter() - start)
+    return [float(np.median(spent)) for spent in times]
 
 
 def weights_from_onnx(model_bytes: bytes) -> dict[str, torch.Tensor]:
