@@ -127,6 +127,31 @@ def test_structure_penalty_is_zero_under_its_allowance_and_grows_beyond() -> Non
     assert structure_penalty(photos, stylized, allowance=0).item() == pytest.approx(float(invented.pow(2).mean()))
 
 
+def test_relative_style_weights_favour_the_photo_nearest_the_painting() -> None:
+    from framestyle.train.losses import gram, perceptual_terms, relative_style_weights
+    from framestyle.train.vgg import STYLE_LAYERS
+
+    torch.manual_seed(0)
+    vgg = Vgg16().eval()
+    painting = torch.rand(1, 3, 48, 48)
+    grams = {name: gram(getattr(vgg(painting), name)) for name in STYLE_LAYERS}
+    photos = torch.cat([painting, torch.full((1, 3, 48, 48), 0.5)])  # the painting itself, a flat grey
+    weights = relative_style_weights(vgg(photos), grams)
+    assert weights.mean().item() == pytest.approx(1.0)
+    assert weights[0] > 10 * weights[1]
+    stylized = torch.rand(2, 3, 48, 48)
+    terms = {relative: perceptual_terms(vgg, photos, stylized, grams, face=None, content_weight=1, style_weight=1,
+                                        tv_weight=0, relative_style=relative) for relative in (False, True)}
+    assert terms[True]["content"].item() == pytest.approx(terms[False]["content"].item(), rel=1e-5)
+    assert terms[True]["style"].item() != pytest.approx(terms[False]["style"].item(), rel=1e-3)
+
+
+@pytest.mark.slow
+def test_relative_style_reaches_the_card(kit: dict[str, Path]) -> None:
+    assert _train(kit, "--steps", "2", "--relative-style") == 0
+    assert json.loads((kit["root"] / "tiny.json").read_text())["training"]["relative_style"] is True
+
+
 @pytest.mark.slow
 def test_resume_continues_from_the_checkpoint(kit: dict[str, Path]) -> None:
     assert _train(kit, "--steps", "2") == 0

@@ -48,6 +48,12 @@ class TrainConfig:
     content_weight: float = option(1.0, "weight of the content loss", type=float)
     style_weight: float = option(4.0, "weight of the style loss", type=float)
     tv_weight: float = option(0.5, "weight of the total variation loss", type=float)
+    #: Weigh each crop's style loss by the inverse of the photo's own style distance (the weights averaging 1 over
+    #: a batch): the style ratio is measured per photo, so a photo that starts near the painting must be painted
+    #: as far as one that starts far from it (:func:`~.losses.relative_style_weights`).
+    relative_style: bool = option(False, "weigh each crop's style loss by the inverse of its photo's own style "
+                                  "distance, so photos near the painting are painted as far as the others",
+                                  action="store_true")
     stability_weight: float = option(20.0, "0 trains without the stability loss", type=float)
     #: Weight of :func:`~.losses.grid_energy`, the loss against patterns locked to the pixel grid (0: off).
     grid_weight: float = option(0.0, "weight of the loss against patterns locked to the pixel grid (default 0: off)",

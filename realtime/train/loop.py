@@ -173,7 +173,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> T
         stylized = net(photos)
         terms = perceptual_terms(vgg, photos, stylized, grams, face=weight, content_weight=config.content_weight,
                                  style_weight=config.style_weight, tv_weight=config.tv_weight,
-                                 grid_weight=config.grid_weight)
+                                 grid_weight=config.grid_weight, relative_style=config.relative_style)
         kept = keeper(stylized, crops[:, 3:]) if keeper is not None else None
         if kept is not None:
             terms["face_keep"] = kept * config.face_keep_weight

@@ -162,17 +162,31 @@ def temporal_loss(net: Callable[[torch.Tensor], torch.Tensor], first: torch.Tens
     return diff.sum(dim=(1, 2, 3)) / mask.sum(dim=(1, 2, 3)).clamp_min(1.0) / 3
 
 
+def relative_style_weights(photo_features: Features, grams: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Per-item weights inversely proportional to each photo's own style distance to the painting, averaging 1 over
+    the batch: with them the style loss asks for the per-photo ratio the style ratio measures, not the absolute
+    distance, so a photo that starts near the painting counts as much as one far from it."""
+    inverse = style_distance(photo_features, grams).clamp_min(1e-6).reciprocal()
+    return inverse / inverse.mean()
+
+
 def perceptual_terms(vgg: Vgg16, photos: torch.Tensor, stylized: torch.Tensor, grams: dict[str, torch.Tensor], *,
                      face: torch.Tensor | None, content_weight: float, style_weight: float, tv_weight: float,
-                     grid_weight: float = 0.0) -> dict[str, torch.Tensor]:
+                     grid_weight: float = 0.0, relative_style: bool = False) -> dict[str, torch.Tensor]:
     """The weighted losses of a stylized batch: content (``face``: a per-position weight, see
-    :func:`content_distance`), style against ``grams``, total variation, and the grid term when its weight is
-    above 0."""
+    :func:`content_distance`), style against ``grams`` (per photo, with ``relative_style``: see
+    :func:`relative_style_weights`), total variation, and the grid term when its weight is above 0."""
     features = vgg(stylized)
     with torch.no_grad():
-        photo_content = vgg.content(photos)
+        if relative_style:
+            photo_features = vgg(photos)
+            photo_content = getattr(photo_features, CONTENT_LAYER)
+            weights = relative_style_weights(photo_features, grams)
+        else:
+            photo_content, weights = vgg.content(photos), None
+    style = style_distance(features, grams)
     terms = {"content": content_distance(features, photo_content, face).mean() * content_weight,
-             "style": style_distance(features, grams).mean() * style_weight,
+             "style": (style if weights is None else style * weights).mean() * style_weight,
              "tv": total_variation(stylized).mean() * tv_weight}
     if grid_weight > 0:
         terms["grid"] = grid_energy(stylized) * grid_weight
