@@ -1,7 +1,8 @@
 """Frames/s of framestyle's network against the Johnson et al. reference network in one run, in ONNX Runtime on the CPU.
 
-Usage: python tools/bench_models.py [--style NAME] [--sizes 640x360 1280x720] [--runs 20] [--json]
-The two networks take turns run by run, so a change in the machine's speed affects both alike.
+Usage: python tools/bench_models.py [--style NAME] [--sizes 640x360 1280x720] [--runs 10] [--json]
+The two networks take turns, each round giving each about as long as one frame of the reference (a warm-up run, then
+timed runs), so a change in the machine's speed affects both alike and each is timed in its steady state.
 Needs the [train] extra to export the reference network (its speed does not depend on its weights, so it is
 exported with random weights); framestyle's network is the bundled style's ONNX file, as users run it.
 """
@@ -24,7 +25,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--style", help="bundled style (default: the default style)")
     parser.add_argument("--sizes", nargs="+", type=parse_size, default=[(640, 360), (1280, 720)])
-    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--runs", type=int, default=10, help="rounds of turns (default 10)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     style = resolve_style(args.style)
@@ -41,7 +42,7 @@ def main() -> int:
         print(json.dumps({"style": style.name, "mac_per_pixel": macs, "rows": rows}, indent=2))
         return 0
     print(f"style {style.name}; MAC/pixel: ours {macs['ours']}, Johnson et al. {macs['reference']}; "
-          f"ONNX Runtime CPU, median of {args.runs} runs each, the two taking turns run by run")
+          f"ONNX Runtime CPU, medians over {args.runs} rounds of turns")
     print(f"{'size':>10} {'ours fps':>9} {'ours ms':>8} {'Johnson fps':>12} {'Johnson ms':>11} {'speed-up':>9}")
     for r in rows:
         print(f"{r['size']:>10} {r['ours_fps']:9.1f} {r['ours_ms']:8.1f} {r['reference_fps']:12.2f} "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -113,7 +114,12 @@ def time_onnx(model_bytes: bytes, height: int, width: int, runs: int = 10, threa
 def time_onnx_in_turns(models: list[tuple[bytes, np.ndarray | None]], height: int, width: int, runs: int = 10,
                        threads: int = 0) -> list[float]:
     """Median seconds per frame of each (model, style vector or None) in ONNX Runtime on the CPU, the models taking
-    turns run by run, so that a change in the machine's speed during the measurement affects them alike."""
+    turns, so that a change in the machine's speed during the measurement affects them alike.
+
+    Each of ``runs`` rounds gives every model about as long as the slowest model's one frame: a run untimed first
+    (after the other models' runs, the first is slower: caches and threads have gone cold) and then as many timed
+    runs as fit, at least one. Each model is thus timed in its steady state, as it runs frame after frame in a video.
+    """
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -128,12 +134,19 @@ def time_onnx_in_turns(models: list[tuple[bytes, np.ndarray | None]], height: in
             feeds[session.get_inputs()[1].name] = np.asarray(style_vector, dtype=np.float32)
         session.run(None, feeds)
         runners.append((session, feeds))
+
+    def timed(session: Any, feeds: dict[str, np.ndarray]) -> float:
+        start = time.perf_counter()
+        session.run(None, feeds)
+        return time.perf_counter() - start
+
+    first = [timed(session, feeds) for session, feeds in runners]
+    per_round = [max(1, round(max(first) / spent)) for spent in first]
     times: list[list[float]] = [[] for _ in runners]
     for _ in range(runs):
-        for (session, feeds), spent in zip(runners, times, strict=True):
-            start = time.perf_counter()
+        for (session, feeds), count, spent in zip(runners, per_round, times, strict=True):
             session.run(None, feeds)
-            spent.append(time.perf_counter() - start)
+            spent.extend(timed(session, feeds) for _ in range(count))
     return [float(np.median(spent)) for spent in times]
 
 
