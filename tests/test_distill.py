@@ -27,16 +27,16 @@ from framestyle.train.net import FastStyleConfig, FastStyleNet  # noqa: E402
 CONFIG = FastStyleConfig(width=(4, 8, 8), blocks=1)
 
 
-def _teacher(path: Path, seed: int) -> Path:
+def _teacher(path: Path, seed: int, config: FastStyleConfig = CONFIG) -> Path:
     """A random single-style network saved as a model with its card, as the bundled ones are."""
     torch.manual_seed(seed)
-    net = FastStyleNet(CONFIG)
+    net = FastStyleNet(config)
     for module in net.modules():  # random norm scales and shifts, so that teachers differ there too
         if isinstance(module, torch.nn.InstanceNorm2d):
             torch.nn.init.normal_(module.weight, 1.0, 0.3)
             torch.nn.init.normal_(module.bias, 0.0, 0.3)
     path.write_bytes(to_onnx_bytes(net))
-    options = {"width": list(CONFIG.width), "blocks": CONFIG.blocks, "detail": 0}
+    options = {"width": list(config.width), "blocks": config.blocks, "detail": 0}
     path.with_suffix(".json").write_text(json.dumps({"architecture": {"options": options}}))
     return path
 
@@ -74,3 +74,17 @@ def test_a_run_trains_one_vector_per_teacher_and_resumes(tmp_path: Path) -> None
     assert resumed.steps_done == 3
     saved = torch.load(config.checkpoint, weights_only=False)
     assert saved["step"] == 3 and torch.equal(saved["styles"], resumed.styles)
+
+
+@pytest.mark.slow
+def test_a_wider_run_starts_narrower_teachers_styles_from_the_warm_starts(tmp_path: Path) -> None:
+    wide = FastStyleConfig(width=(4, 8, 16), blocks=1)
+    teachers = [_teacher(tmp_path / "narrow.onnx", 0), _teacher(tmp_path / "wide.onnx", 1, wide)]
+    images = [np.random.default_rng(0).integers(0, 256, (40, 60, 3), dtype=np.uint8)]
+    config = DistillConfig(teachers=teachers, out=tmp_path / "shared.onnx", width=wide.width, blocks=1, steps=0,
+                           batch=2, crop=24, init_from=1)
+    result = distill(config, images, progress=False)
+    torch.testing.assert_close(result.styles[0], result.styles[1])
+    x = torch.rand(1, 3, 32, 40)
+    with torch.no_grad():  # no step taken: the network is the wide teacher
+        torch.testing.assert_close(result.net(x, result.styles[1:]), load_teacher(teachers[1])(x))

@@ -2,7 +2,8 @@
 (``--paint``) the perceptual losses themselves, each style steered to a content distance.
 
 Usage: python tools/train_shared.py --data ../shared/data --vgg-weights VGG.pth
-       [--out models/training/shared/shared.onnx] [--steps N] [--max-minutes M] [--paint [--publish-to DIR]]
+       [--out models/training/shared/shared.onnx] [--steps N] [--max-minutes M] [--width H Q E --init-from NAME]
+       [--paint [--publish-to DIR]]
        [--refine NAME ... [--style-scale S] [--stability-scale S] [--face-keep-weight W] [--gray-fraction F]
         [--refined-dir DIR] [--publish [--publish-to DIR]]]
 The training images are the data kit's content photos, minus the bundled recipes' validation photos, and every 8th
@@ -104,8 +105,12 @@ def paint(args: argparse.Namespace, teachers: list[Path]) -> int:
         return 2
     out = args.out.with_name("painted.onnx")
     cards = [json.loads(t.with_suffix(".json").read_text()) for t in teachers]
+    import torch
+
+    distilled = torch.load(args.out.with_suffix(".ckpt"), map_location="cpu", weights_only=False)["config"]
     config = PaintConfig(paintings=[args.data / "styles" / card["painting"]["file"] for card in cards],
                          init=args.out.with_suffix(".ckpt"), out=out, teachers=teachers,
+                         width=tuple(distilled["width"]), blocks=distilled["blocks"],
                          style_weights=[last_stage_style_weight(name) for name in TEACHERS],
                          vgg_weights=args.vgg_weights, max_minutes=args.max_minutes,
                          **({"steps": args.steps} if args.steps else {}))
@@ -175,6 +180,11 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "models" / "training" / "shared" / "shared.onnx")
     parser.add_argument("--steps", type=int, help="steps in all (default: the stage's own)")
     parser.add_argument("--max-minutes", type=float)
+    parser.add_argument("--width", type=int, nargs=3, default=list(DistillConfig.width), metavar=("HALF", "QUARTER",
+                        "EIGHTH"), help="the distillation's channels at 1/2, 1/4 and 1/8 resolution (default 16 32 64)"
+                        "; --paint and --refine take them from the distillation")
+    parser.add_argument("--init-from", choices=TEACHERS, default=TEACHERS[0],
+                        help="the teacher whose convolutions start the distillation's shared layers (its width)")
     parser.add_argument("--paint", action="store_true", help="the perceptual stage, after the distillation")
     parser.add_argument("--refine", nargs="+", metavar="NAME", choices=TEACHERS,
                         help="train these styles' vectors further, the shared layers fixed (after --paint)")
@@ -198,7 +208,8 @@ def main() -> int:
     if args.paint:
         return paint(args, teachers)
     config = DistillConfig(teachers=teachers, out=args.out, steps=args.steps or DistillConfig.steps,
-                           max_minutes=args.max_minutes)
+                           max_minutes=args.max_minutes, width=tuple(args.width),
+                           init_from=TEACHERS.index(args.init_from))
     result = distill(config, training_images(args.data))
     print(f"{result.steps_done} steps in {result.seconds / 60:.1f} min, loss {result.loss:.4f}")
     if result.finished:

@@ -69,6 +69,10 @@ def _teacher_keys(blocks: int) -> dict[str, tuple[str | None, str]]:
     return keys
 
 
+def _same_layers(teacher: FastStyleConfig, student: FastStyleConfig) -> bool:
+    return tuple(teacher.width) == tuple(student.width) and teacher.blocks == student.blocks
+
+
 def style_vector_of(student: MixStyleNet, teacher: FastStyleNet) -> torch.Tensor:
     """The style vector holding a teacher's norm scales and shifts and its last two biases."""
     state = teacher.state_dict()
@@ -130,8 +134,11 @@ def distill(config: DistillConfig, images: list, progress: bool = True) -> Disti
     torch.manual_seed(config.seed)
     teachers = [load_teacher(path) for path in config.teachers]
     net = MixStyleNet(FastStyleConfig(width=tuple(config.width), blocks=config.blocks))
-    styles = torch.nn.Parameter(torch.stack([style_vector_of(net, teacher) for teacher in teachers]))
-    net.load_state_dict(shared_weights_of(net, teachers[config.init_from]))
+    init = teachers[config.init_from]
+    # A teacher of another width or depth has no norms to give: its style starts as the warm start's.
+    styles = torch.nn.Parameter(torch.stack([
+        style_vector_of(net, teacher if _same_layers(teacher.config, net.config) else init) for teacher in teachers]))
+    net.load_state_dict(shared_weights_of(net, init))
     sampler = CropSampler(images, config.crop, config.seed, gray_fraction=config.gray_fraction)
     optimizer = torch.optim.Adam([*net.parameters(), styles], lr=config.learning_rate)
     style_generator = torch.Generator().manual_seed(config.seed + 2)
