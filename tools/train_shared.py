@@ -97,7 +97,9 @@ def painting_images(data: Path, faces_cache: Path) -> tuple[list[tuple[str, np.n
 
 
 def paint(args: argparse.Namespace, teachers: list[Path]) -> int:
-    """The perceptual stage, from the finished distillation (see :mod:`framestyle.train.sharedpaint`)."""
+    """The perceptual stage, from the finished distillation (see :mod:`framestyle.train.sharedpaint`), at its width."""
+    import torch
+
     from framestyle.train.sharedpaint import PaintConfig, train_painting
 
     if not args.out.with_suffix(".ckpt").exists():
@@ -105,8 +107,6 @@ def paint(args: argparse.Namespace, teachers: list[Path]) -> int:
         return 2
     out = args.out.with_name("painted.onnx")
     cards = [json.loads(t.with_suffix(".json").read_text()) for t in teachers]
-    import torch
-
     distilled = torch.load(args.out.with_suffix(".ckpt"), map_location="cpu", weights_only=False)["config"]
     config = PaintConfig(paintings=[args.data / "styles" / card["painting"]["file"] for card in cards],
                          init=args.out.with_suffix(".ckpt"), out=out, teachers=teachers,
@@ -182,7 +182,7 @@ def main() -> int:
     parser.add_argument("--max-minutes", type=float)
     parser.add_argument("--width", type=int, nargs=3, default=list(DistillConfig.width), metavar=("HALF", "QUARTER",
                         "EIGHTH"), help="the distillation's channels at 1/2, 1/4 and 1/8 resolution (default 16 32 64)"
-                        "; --paint and --refine take them from the distillation")
+                        "; --paint takes them from the distillation")
     parser.add_argument("--init-from", choices=TEACHERS, default=TEACHERS[0],
                         help="the teacher whose convolutions start the distillation's shared layers (its width)")
     parser.add_argument("--paint", action="store_true", help="the perceptual stage, after the distillation")

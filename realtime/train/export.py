@@ -116,9 +116,10 @@ def time_onnx_in_turns(models: list[tuple[bytes, np.ndarray | None]], height: in
     """Median seconds per frame of each (model, style vector or None) in ONNX Runtime on the CPU, the models taking
     turns, so that a change in the machine's speed during the measurement affects them alike.
 
-    Each of ``runs`` rounds gives every model about as long as the slowest model's one frame: a run untimed first
-    (after the other models' runs, the first is slower: caches and threads have gone cold) and then as many timed
-    runs as fit, at least one. Each model is thus timed in its steady state, as it runs frame after frame in a video.
+    Each of ``runs`` rounds gives every model about as long as the slowest model's one frame: with more than one
+    model, a run untimed first (after the other models' runs, the first is slower: caches and threads have gone
+    cold), then as many timed runs as fit, at least one. Each model is thus timed in its steady state, as it runs
+    frame after frame in a video.
     """
     import onnxruntime as ort
 
@@ -145,7 +146,8 @@ def time_onnx_in_turns(models: list[tuple[bytes, np.ndarray | None]], height: in
     times: list[list[float]] = [[] for _ in runners]
     for _ in range(runs):
         for (session, feeds), count, spent in zip(runners, per_round, times, strict=True):
-            session.run(None, feeds)
+            if len(runners) > 1:
+                session.run(None, feeds)
             spent.extend(timed(session, feeds) for _ in range(count))
     return [float(np.median(spent)) for spent in times]
 
