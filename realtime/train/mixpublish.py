@@ -97,7 +97,7 @@ def shared_card(config: DistillConfig | PaintConfig, result: DistillResult, fp32
         "architecture": {
             "name": "shared",
             "options": {"width": list(net.config.width), "blocks": net.config.blocks},
-            "mac_per_pixel": round(count_macs_per_pixel(_FixedStyle(net, result.styles[0]))),
+            "mac_per_pixel": round(count_macs_per_pixel(FixedStyle(net, result.styles[0]))),
             "parameters": sum(p.numel() for p in net.parameters()),
         },
         "io": shared_io(net.style_size),
@@ -149,7 +149,7 @@ def style_card(name: str, teacher_card: dict[str, Any], network_card: dict[str, 
     }
 
 
-class _FixedStyle(torch.nn.Module):
+class FixedStyle(torch.nn.Module):
     """The shared network with one style, as a one-input network (for counting its multiply-adds)."""
 
     def __init__(self, net: MixStyleNet, vector: torch.Tensor) -> None:

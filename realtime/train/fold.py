@@ -1,0 +1,76 @@
+"""A style of a shared network as a single-style network: the style's vector fixed inside the graph, so the network
+takes a frame only and can be bundled under the style's name (mixes still take the shared network's style)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..atomic import write_bytes_atomic
+from .export import check_export, to_fp16, to_onnx_bytes, weights_from_onnx
+from .mixnet import MixStyleNet
+from .mixpublish import FixedStyle
+from .net import FastStyleConfig, count_macs_per_pixel
+from .publish import IO_CONVENTION, sha256
+
+#: The ``architecture`` name of a shared network with one style fixed in it.
+FOLDED = "shared-fixed"
+
+
+def _network(card: dict[str, Any]) -> MixStyleNet:
+    options = card["architecture"]["options"]
+    return MixStyleNet(FastStyleConfig(width=tuple(options["width"]), blocks=options["blocks"])).eval()
+
+
+def shared_network(card: dict[str, Any], folder: Path) -> MixStyleNet:
+    """The shared network a style card (from ``folder``) names, with the weights of its fp32 file."""
+    net = _network(card)
+    net.load_state_dict(weights_from_onnx((folder / card["files"]["fp32"]["file"]).read_bytes()))
+    return net
+
+
+def fold_style(style_card: Path, out: Path) -> dict[str, Any]:
+    """Write ``out`` (fp32 ONNX, frame in), its fp16 twin and its card for the shared-network style of
+    ``style_card``; the card keeps the style's credit, training record and scores, and says which network and vector
+    it was made from. Returns the card."""
+    card = json.loads(style_card.read_text())
+    if "shared" not in card:
+        raise ValueError(f"{style_card}: not the card of a style of a shared network")
+    vector = torch.from_numpy(np.asarray(card["shared"]["vector"], np.float32))
+    net = FixedStyle(shared_network(card, style_card.parent), vector)
+    fp32 = to_onnx_bytes(net)
+    fp16 = to_fp16(fp32)
+    check = check_export(net, fp32)
+    fp16_name = f"{out.stem}.fp16.onnx"
+    folded = {key: value for key, value in card.items() if key != "shared"}
+    folded.update({
+        "name": out.stem,
+        "default": False,
+        "architecture": {"name": FOLDED, "options": card["architecture"]["options"],
+                         "mac_per_pixel": round(count_macs_per_pixel(net)),
+                         "parameters": card["architecture"]["parameters"]},
+        "io": IO_CONVENTION,
+        "files": {"fp32": {"file": out.name, "sha256": sha256(fp32), "bytes": len(fp32)},
+                  "fp16": {"file": fp16_name, "sha256": sha256(fp16), "bytes": len(fp16)}},
+        "export_check": asdict(check),
+        "training": {**card["training"], "folded_from": {"network": card["shared"]["network"],
+                                                          "sha256": card["shared"]["sha256"],
+                                                          "vector": card["shared"]["vector"]}},
+    })
+    write_bytes_atomic(out.with_name(fp16_name), fp16)
+    write_bytes_atomic(out, fp32)
+    write_bytes_atomic(out.with_suffix(".json"), (json.dumps(folded, indent=2, ensure_ascii=False) + "\n").encode())
+    return folded
+
+
+def folded_network(card: dict[str, Any], fp32: bytes) -> FixedStyle:
+    """The torch network a folded card describes, with the weights of its fp32 file (for checking the file)."""
+    vector = torch.from_numpy(np.asarray(card["training"]["folded_from"]["vector"], np.float32))
+    net = FixedStyle(_network(card), vector)
+    net.load_state_dict(weights_from_onnx(fp32))
+    return net
