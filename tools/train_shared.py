@@ -124,6 +124,7 @@ def paint(args: argparse.Namespace, teachers: list[Path]) -> int:
     if result.finished:
         from framestyle.train.mixpublish import PAINTED, publish_shared
 
+        args.publish_to.mkdir(parents=True, exist_ok=True)
         bundled = args.publish_to / "shared.onnx"
         publish_shared(result, dataclasses.replace(config, out=bundled), list(TEACHERS), args.data, args.vgg_weights,
                        method=PAINTED)
