@@ -133,14 +133,14 @@ def paint(args: argparse.Namespace, teachers: list[Path]) -> int:
 
 
 def refine(args: argparse.Namespace) -> int:
-    """Train the vectors of bundled shared styles further with the shared layers fixed: their steered style weight
+    """Train the vectors of published shared styles further with the shared layers fixed: their steered style weight
     times ``--style-scale``, the stability weight times ``--stability-scale``, the face-keeping loss on, the
-    perceptual stage's other terms kept (see :mod:`framestyle.train.newstyle`). Each starts from the style's bundled
-    vector. Cards go to ``--refined-dir``; with ``--publish`` the finished vectors are then written into the style
-    cards in ``--publish-to``."""
+    perceptual stage's other terms kept (see :mod:`framestyle.train.newstyle`). Each starts from its card in
+    ``--publish-to`` (the network beside it). Cards go to ``--refined-dir``; with ``--publish`` the finished vectors
+    are then written into those style cards."""
     import torch
 
-    from framestyle.catalog import shared_styles
+    from framestyle.catalog import resolve_style
     from framestyle.train.newstyle import NewStyleConfig, train_new_style
 
     painted = torch.load(args.out.with_name("painted.ckpt"), map_location="cpu", weights_only=False)
@@ -148,7 +148,7 @@ def refine(args: argparse.Namespace) -> int:
     stage = painted["config"]
     todo = [name for name in args.refine if not (args.refined_dir / f"{name}.json").exists()]
     named, masks = painting_images(args.data, args.out.with_name("painted.faces.json")) if todo else ([], [])
-    styles = {style.name: style for style in shared_styles()}
+    styles = {name: resolve_style(str(args.publish_to / f"{name}.json")) for name in args.refine}
     for name in todo:
         card = args.refined_dir / f"{name}.json"
         args.refined_dir.mkdir(parents=True, exist_ok=True)
