@@ -71,3 +71,12 @@ def test_a_card_that_is_no_shared_style_is_refused(tmp_path: Path) -> None:
     path.write_text(json.dumps(card.card))
     with pytest.raises(ValueError, match="not the card of a style of a shared network"):
         fold_style(path, tmp_path / "out.onnx")
+
+
+def test_folding_never_overwrites_its_inputs(tmp_path: Path) -> None:
+    card_path, _ = _style_card(tmp_path)
+    before = {path.name: path.read_bytes() for path in tmp_path.iterdir()}
+    for out in (tmp_path / "tiny.onnx", tmp_path / "tiny_style.onnx"):
+        with pytest.raises(ValueError, match="would overwrite"):
+            fold_style(card_path, out)
+    assert {path.name: path.read_bytes() for path in tmp_path.iterdir()} == before

@@ -41,6 +41,9 @@ def fold_style(style_card: Path, out: Path) -> dict[str, Any]:
     card = json.loads(style_card.read_text())
     if "shared" not in card:
         raise ValueError(f"{style_card}: not the card of a style of a shared network")
+    inputs = {style_card.resolve(), (style_card.parent / card["files"]["fp32"]["file"]).resolve()}
+    if inputs & {path.resolve() for path in (out, out.with_name(f"{out.stem}.fp16.onnx"), out.with_suffix(".json"))}:
+        raise ValueError(f"{out}: would overwrite the style card or its network; choose another name")
     vector = torch.from_numpy(np.asarray(card["shared"]["vector"], np.float32))
     net = FixedStyle(shared_network(card, style_card.parent), vector)
     fp32 = to_onnx_bytes(net)

@@ -150,7 +150,8 @@ def style_card(name: str, teacher_card: dict[str, Any], network_card: dict[str, 
 
 
 class FixedStyle(torch.nn.Module):
-    """The shared network with one style, as a one-input network (for counting its multiply-adds)."""
+    """The shared network with one style fixed, as a one-input network (to count its multiply-adds, or to fold the
+    style into a single-style network: :mod:`.fold`)."""
 
     def __init__(self, net: MixStyleNet, vector: torch.Tensor) -> None:
         super().__init__()
