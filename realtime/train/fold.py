@@ -41,11 +41,12 @@ def fold_style(style_card: Path, out: Path) -> dict[str, Any]:
     card = json.loads(style_card.read_text())
     if "shared" not in card:
         raise ValueError(f"{style_card}: not the card of a style of a shared network")
-    inputs = {style_card.resolve(), (style_card.parent / card["files"]["fp32"]["file"]).resolve()}
+    folder = style_card.parent
+    inputs = {style_card.resolve(), *((folder / entry["file"]).resolve() for entry in card["files"].values())}
     if inputs & {path.resolve() for path in (out, out.with_name(f"{out.stem}.fp16.onnx"), out.with_suffix(".json"))}:
-        raise ValueError(f"{out}: would overwrite the style card or its network; choose another name")
+        raise ValueError(f"{out}: would overwrite the style card or its network's files; choose another name")
     vector = torch.from_numpy(np.asarray(card["shared"]["vector"], np.float32))
-    net = FixedStyle(shared_network(card, style_card.parent), vector)
+    net = FixedStyle(shared_network(card, folder), vector)
     fp32 = to_onnx_bytes(net)
     fp16 = to_fp16(fp32)
     check = check_export(net, fp32)
