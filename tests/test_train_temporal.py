@@ -126,3 +126,28 @@ def test_temporal_weight_without_clips_is_one_line_error(kit: dict[str, Path],  
     assert _train(kit, "--steps", "1", "--temporal-weight", "5") == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--temporal-weight needs --video" in err
+
+
+@pytest.mark.slow
+def test_a_style_vector_trains_with_the_temporal_loss_on_the_clips(tmp_path: Path) -> None:
+    from framestyle.catalog import resolve_style
+    from framestyle.imageio import write_image
+    from framestyle.train.newstyle import NewStyleConfig, train_new_style
+    from framestyle.train.vgg import Vgg16
+
+    from .test_fold import _style_card
+
+    card_path, vector = _style_card(tmp_path)
+    clip = make_video(tmp_path / "pan.mp4", size=(96, 64), frames=8, picture=_moving)
+    vgg = tmp_path / "vgg.pth"
+    torch.save(Vgg16().features.state_dict(), vgg)
+    write_image(tmp_path / "painting.png", _texture(64, 64, seed=3))
+    config = NewStyleConfig(painting=tmp_path / "painting.png", name="steady", card=tmp_path / "steady.json",
+                            images=[_texture(64, 48, seed) for seed in range(2)], vgg_weights=vgg, max_steps=2,
+                            crop=32, face_keep_weight=0.0, temporal_weight=50.0, videos=[clip], temporal_skip=2)
+    steps: list[dict] = []
+    card = train_new_style(config, [resolve_style(str(card_path))], progress=False, on_step=steps.append)
+    assert [step["step"] for step in steps] == [1, 2] and all(step["losses"]["temporal"] > 0 for step in steps)
+    training = card["training"]
+    assert training["temporal_weight"] == 50 and training["videos"] == ["pan.mp4"] and training["temporal_skip"] == 2
+    assert not np.allclose(card["shared"]["vector"], vector)

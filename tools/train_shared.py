@@ -5,6 +5,7 @@ Usage: python tools/train_shared.py --data ../shared/data --vgg-weights VGG.pth
        [--out models/training/shared/shared.onnx] [--steps N] [--max-minutes M] [--width H Q E --init-from NAME]
        [--paint [--publish-to DIR]]
        [--refine NAME ... [--style-scale S] [--stability-scale S] [--face-keep-weight W] [--gray-fraction F]
+        [--temporal-weight W]
         [--refined-dir DIR] [--publish [--publish-to DIR]]]
 The training images are the data kit's content photos, minus the bundled recipes' validation photos, and every 8th
 frame of its clips (every 4th with ``--paint``, plus the pictures that ship for ``stylize add-style``). The same
@@ -43,6 +44,8 @@ TEACHERS = ("composition_vii", "great_wave", "shipwreck", "starry_night", "the_s
 RETIRED_TEACHERS = ROOT / "models" / "training" / "teachers"
 #: Where ``--refine`` keeps the refined styles' cards (user-style cards: ``stylize --style PATH`` runs them).
 REFINED = ROOT / "models" / "training" / "shared" / "refined"
+#: Each clip's first frames, those ``tools/bench_flicker.py --frames 100`` measures, stay out of the temporal loss.
+TEMPORAL_SKIP = 100
 REFINE_STEPS = 1500
 REFINE_RATE = 0.01
 
@@ -57,10 +60,15 @@ def _recipes() -> list[dict]:
     return [tomllib.loads(p.read_text()) for p in sorted((ROOT / "models" / "recipes").glob("*.toml"))]
 
 
+def recipe_clips() -> list[str]:
+    """The clips the bundled recipes train on (file names in the data kit)."""
+    return sorted({clip for recipe in _recipes() for clip in recipe.get("videos", [])})
+
+
 def named_training_images(data: Path, every: int = 8) -> list[tuple[str, np.ndarray]]:
     """The content photos no bundled recipe validates on, and every ``every``-th frame of the recipes' clips."""
     held_out = {name for recipe in _recipes() for name in recipe.get("validation", [])}
-    clips = sorted({clip for recipe in _recipes() for clip in recipe.get("videos", [])})
+    clips = recipe_clips()
     photos = [p for p in expand_image_paths([data / "content"]) if p.name not in held_out]
     named = [(p.name, read_rgb(p)) for p in photos]
     for clip in clips:
@@ -160,7 +168,9 @@ def refine(args: argparse.Namespace) -> int:
             face_weight=stage["face_weight"], stability_weight=stage["stability_weight"] * args.stability_scale,
             gray_fraction=stage["gray_fraction"] if args.gray_fraction is None else args.gray_fraction,
             grid_weight=stage["grid_weight"], structure_weight=stage["structure_weight"],
-            structure_allowance=stage["structure_allowance"], title=styles[name].title, artist=styles[name].artist)
+            structure_allowance=stage["structure_allowance"], title=styles[name].title, artist=styles[name].artist,
+            temporal_weight=args.temporal_weight, videos=[args.data / clip for clip in recipe_clips()],
+            temporal_skip=TEMPORAL_SKIP)
         result = train_new_style(config, [styles[name]])
         print(f"{name}: {result['training']['steps_done']} steps in {result['training']['seconds'] / 60:.1f} min")
     if args.publish:
@@ -197,6 +207,9 @@ def main() -> int:
                         help="with --refine: the face-keeping loss's weight (default 1, as stylize add-style)")
     parser.add_argument("--gray-fraction", type=float,
                         help="with --refine: the fraction of the crops turned grey (default: the perceptual stage's)")
+    parser.add_argument("--temporal-weight", type=float, default=0.0,
+                        help="with --refine: the temporal loss's weight on the recipes' clips, their first "
+                             f"{TEMPORAL_SKIP} frames (those the flicker is measured on) left out (default 0: off)")
     parser.add_argument("--publish", action="store_true",
                         help="with --refine: write the refined vectors into the style cards in --publish-to")
     parser.add_argument("--refined-dir", type=Path, default=REFINED, help="where --refine writes its cards")

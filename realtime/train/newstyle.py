@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +20,15 @@ from .data import CropSampler
 from .evaluate import painting_grams, score_style, to_tensor
 from .export import weights_from_onnx
 from .facekeep import FaceKeepLoss
-from .losses import invented_structure, perceptual_terms, stability_loss, style_distance, update_running
+from .framepairs import FramePairs
+from .losses import (
+    invented_structure,
+    perceptual_terms,
+    stability_loss,
+    style_distance,
+    temporal_loss,
+    update_running,
+)
 from .mixnet import MixStyleNet
 from .net import FastStyleConfig
 from .vgg import load_vgg
@@ -60,6 +68,11 @@ class NewStyleConfig:
     structure_allowance: float = 6.0
     #: Fraction of the crops turned grey, so black-and-white footage is not new to the style.
     gray_fraction: float = 0.25
+    #: Weight of the temporal loss on consecutive frames of ``videos`` (:func:`~.losses.temporal_loss`; 0: off), each
+    #: clip's first ``temporal_skip`` frames left out.
+    temporal_weight: float = 0.0
+    videos: list[Path] = field(default_factory=list)
+    temporal_skip: int = 0
     title: str = ""
     artist: str = ""
     seed: int = 0
@@ -116,6 +129,8 @@ def train_new_style(config: NewStyleConfig, styles: list[StyleModel], progress: 
     keeper = face_keeper(config)
     if keeper is None:
         config = replace(config, face_keep_weight=0.0)
+    pairs = (FramePairs(config.videos, config.crop, config.seed + 2, config.temporal_skip)
+             if config.temporal_weight > 0 else None)
     if config.checkpoint.exists():
         state = torch.load(config.checkpoint, map_location="cpu", weights_only=False)
         vector = torch.nn.Parameter(state["vector"])
@@ -123,6 +138,8 @@ def train_new_style(config: NewStyleConfig, styles: list[StyleModel], progress: 
         sampler.generator.set_state(state["sampler_rng"])
         if "motion_rng" in state:
             motion.set_state(state["motion_rng"])
+        if pairs is not None and "pairs_rng" in state:
+            pairs.generator.set_state(state["pairs_rng"])
     else:
         probe = sampler.sample(4)[:, :3]
         start = closest_style(net, styles, grams, vgg, probe)
@@ -137,14 +154,15 @@ def train_new_style(config: NewStyleConfig, styles: list[StyleModel], progress: 
         with atomic_file(config.checkpoint) as tmp:
             torch.save({"vector": vector.detach().clone(), "optimizer": optimizer.state_dict(), "step": step,
                         "seconds": seconds_before + time.monotonic() - began, "start_style": start_style,
-                        "sampler_rng": sampler.generator.get_state(), "motion_rng": motion.get_state()}, tmp)
+                        "sampler_rng": sampler.generator.get_state(), "motion_rng": motion.get_state(),
+                        **({"pairs_rng": pairs.generator.get_state()} if pairs is not None else {})}, tmp)
 
     budget = config.minutes * 60 - seconds_before
     bar = tqdm(total=config.max_steps, initial=step, disable=not progress, unit="step", dynamic_ncols=True)
     running: dict[str, float] = {}
     try:
         while step < config.max_steps and time.monotonic() - began < budget:
-            terms = _loss_terms(config, net, vgg, grams, keeper, motion, sampler.sample(config.batch), vector)
+            terms = _loss_terms(config, net, vgg, grams, keeper, motion, sampler.sample(config.batch), vector, pairs)
             optimizer.zero_grad(set_to_none=True)
             sum(terms.values()).backward()  # type: ignore[union-attr]
             optimizer.step()
@@ -174,8 +192,9 @@ def train_new_style(config: NewStyleConfig, styles: list[StyleModel], progress: 
 
 def _loss_terms(config: NewStyleConfig, net: MixStyleNet, vgg: torch.nn.Module, grams: dict[str, torch.Tensor],
                 keeper: FaceKeepLoss | None, motion: torch.Generator, crops: torch.Tensor,
-                vector: torch.Tensor) -> dict[str, torch.Tensor]:
-    """The weighted loss terms of one batch of crops (RGB and the face mask) stylized with ``vector``."""
+                vector: torch.Tensor, pairs: FramePairs | None = None) -> dict[str, torch.Tensor]:
+    """The weighted loss terms of one batch of crops (RGB and the face mask) stylized with ``vector``, and of a
+    batch of frame pairs from ``pairs`` when given."""
     photos = crops[:, :3].contiguous()
     weight = 1.0 + config.face_weight * crops[:, 3:] if config.masks else None
     stylized = net(photos, vector)
@@ -191,6 +210,10 @@ def _loss_terms(config: NewStyleConfig, net: MixStyleNet, vgg: torch.nn.Module, 
     if config.stability_weight > 0:
         moved = stability_loss(lambda x: net(x, vector), photos, stylized, motion)
         terms["stability"] = moved.mean() * config.stability_weight
+    if pairs is not None:
+        first, second, flow, mask = pairs.sample(config.batch)
+        steadiness = temporal_loss(lambda x: net(x, vector), first, second, flow, mask)
+        terms["temporal"] = steadiness.mean() * config.temporal_weight
     return terms
 
 
@@ -224,6 +247,7 @@ def new_style_card(config: NewStyleConfig, network: StyleModel, vector: np.ndarr
                      "gray_fraction": config.gray_fraction,
                      "content_weight": config.content_weight, "tv_weight": config.tv_weight,
                      "stability_weight": config.stability_weight, "grid_weight": config.grid_weight,
-                     "structure_weight": config.structure_weight},
+                     "structure_weight": config.structure_weight, "temporal_weight": config.temporal_weight,
+                     "videos": [Path(video).name for video in config.videos], "temporal_skip": config.temporal_skip},
         "validation": {**scores, "note": "on the first training pictures (the vector alone cannot overfit them)"},
     }
