@@ -12,7 +12,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("onnx")
 
-from framestyle.catalog import single_styles  # noqa: E402
+from framestyle.catalog import resolve_style, single_styles  # noqa: E402
 from framestyle.train.export import STYLE_INPUT_NAME, to_onnx_bytes  # noqa: E402
 from framestyle.train.fold import fold_style, folded_network  # noqa: E402
 from framestyle.train.mixnet import MixStyleNet  # noqa: E402
@@ -59,6 +59,8 @@ def test_a_folded_style_draws_what_the_shared_network_draws_with_its_vector(tmp_
         (tmp_path / "tiny.onnx").read_bytes())
     assert card["files"]["fp32"]["sha256"] == sha256(out.read_bytes())
     assert (out.parent / card["files"]["fp16"]["file"]).exists()
+    as_style = resolve_style(str(out.with_suffix(".json")))
+    assert as_style.vector is None and as_style.fp32 == out and as_style.name == "folded"
     rebuilt = folded_network(card, out.read_bytes())
     with torch.no_grad():
         again = rebuilt(torch.from_numpy(frame).permute(0, 3, 1, 2).float() / 255.0)
