@@ -12,26 +12,16 @@ import numpy as np
 import torch
 
 from ..atomic import write_bytes_atomic
+from ..catalog import resolve_style
 from .export import check_export, to_fp16, to_onnx_bytes, weights_from_onnx
-from .mixnet import MixStyleNet
+from .mixnet import network_for
 from .mixpublish import FixedStyle
-from .net import FastStyleConfig, count_macs_per_pixel
+from .net import count_macs_per_pixel
+from .newstyle import load_shared
 from .publish import IO_CONVENTION, sha256
 
 #: The ``architecture`` name of a shared network with one style fixed in it.
 FOLDED = "shared-fixed"
-
-
-def _network(card: dict[str, Any]) -> MixStyleNet:
-    options = card["architecture"]["options"]
-    return MixStyleNet(FastStyleConfig(width=tuple(options["width"]), blocks=options["blocks"])).eval()
-
-
-def shared_network(card: dict[str, Any], folder: Path) -> MixStyleNet:
-    """The shared network a style card (from ``folder``) names, with the weights of its fp32 file."""
-    net = _network(card)
-    net.load_state_dict(weights_from_onnx((folder / card["files"]["fp32"]["file"]).read_bytes()))
-    return net
 
 
 def fold_style(style_card: Path, out: Path) -> dict[str, Any]:
@@ -41,16 +31,15 @@ def fold_style(style_card: Path, out: Path) -> dict[str, Any]:
     card = json.loads(style_card.read_text())
     if "shared" not in card:
         raise ValueError(f"{style_card}: not the card of a style of a shared network")
-    folder = style_card.parent
+    folder, fp16_path = style_card.parent, out.with_name(f"{out.stem}.fp16.onnx")
     inputs = {style_card.resolve(), *((folder / entry["file"]).resolve() for entry in card["files"].values())}
-    if inputs & {path.resolve() for path in (out, out.with_name(f"{out.stem}.fp16.onnx"), out.with_suffix(".json"))}:
+    if inputs & {path.resolve() for path in (out, fp16_path, out.with_suffix(".json"))}:
         raise ValueError(f"{out}: would overwrite the style card or its network's files; choose another name")
-    vector = torch.from_numpy(np.asarray(card["shared"]["vector"], np.float32))
-    net = FixedStyle(shared_network(card, folder), vector)
+    style = resolve_style(str(style_card))
+    net = FixedStyle(load_shared(style), torch.from_numpy(style.vector))
     fp32 = to_onnx_bytes(net)
     fp16 = to_fp16(fp32)
     check = check_export(net, fp32)
-    fp16_name = f"{out.stem}.fp16.onnx"
     folded = {key: value for key, value in card.items() if key != "shared"}
     folded.update({
         "name": out.stem,
@@ -60,13 +49,13 @@ def fold_style(style_card: Path, out: Path) -> dict[str, Any]:
                          "parameters": card["architecture"]["parameters"]},
         "io": IO_CONVENTION,
         "files": {"fp32": {"file": out.name, "sha256": sha256(fp32), "bytes": len(fp32)},
-                  "fp16": {"file": fp16_name, "sha256": sha256(fp16), "bytes": len(fp16)}},
+                  "fp16": {"file": fp16_path.name, "sha256": sha256(fp16), "bytes": len(fp16)}},
         "export_check": asdict(check),
         "training": {**card["training"], "folded_from": {"network": card["shared"]["network"],
                                                           "sha256": card["shared"]["sha256"],
                                                           "vector": card["shared"]["vector"]}},
     })
-    write_bytes_atomic(out.with_name(fp16_name), fp16)
+    write_bytes_atomic(fp16_path, fp16)
     write_bytes_atomic(out, fp32)
     write_bytes_atomic(out.with_suffix(".json"), (json.dumps(folded, indent=2, ensure_ascii=False) + "\n").encode())
     return folded
@@ -75,6 +64,6 @@ def fold_style(style_card: Path, out: Path) -> dict[str, Any]:
 def folded_network(card: dict[str, Any], fp32: bytes) -> FixedStyle:
     """The torch network a folded card describes, with the weights of its fp32 file (for checking the file)."""
     vector = torch.from_numpy(np.asarray(card["training"]["folded_from"]["vector"], np.float32))
-    net = FixedStyle(_network(card), vector)
+    net = FixedStyle(network_for(card["architecture"]["options"]).eval(), vector)
     net.load_state_dict(weights_from_onnx(fp32))
     return net

@@ -122,5 +122,10 @@ class MixStyleNet(nn.Module):
         return torch.sigmoid(y[:, :, BORDER : BORDER + h, BORDER : BORDER + w])
 
 
+def network_for(options: dict) -> MixStyleNet:
+    """An untrained shared network of a card's ``architecture.options`` (``width`` and ``blocks``)."""
+    return MixStyleNet(FastStyleConfig(width=tuple(options["width"]), blocks=options["blocks"]))
+
+
 def _upsample_to(x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
     return F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)

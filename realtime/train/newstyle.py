@@ -29,8 +29,7 @@ from .losses import (
     temporal_loss,
     update_running,
 )
-from .mixnet import MixStyleNet
-from .net import FastStyleConfig
+from .mixnet import MixStyleNet, network_for
 from .vgg import load_vgg
 
 
@@ -84,8 +83,7 @@ class NewStyleConfig:
 
 def load_shared(network: StyleModel) -> MixStyleNet:
     """The shared network of a style (any style of it) as a frozen torch network."""
-    options = network.card["architecture"]["options"]
-    net = MixStyleNet(FastStyleConfig(width=tuple(options["width"]), blocks=options["blocks"]))
+    net = network_for(network.card["architecture"]["options"])
     net.load_state_dict(weights_from_onnx(network.model_bytes()))
     return net.eval().requires_grad_(False)
 
