@@ -111,6 +111,18 @@ def test_frame_pairs_of_a_clip_skip_its_first_frames_and_carry_its_motion(tmp_pa
         FramePairs([clip], crop=80, seed=0)
 
 
+def test_the_temporal_loss_crops_at_most_max_crop_so_large_style_crops_take_small_clips(tmp_path: Path) -> None:
+    from framestyle.train.config import TrainConfig
+    from framestyle.train.framepairs import MAX_CROP
+    from framestyle.train.loop import frame_pairs
+
+    clip = make_video(tmp_path / "pan.mp4", size=(MAX_CROP + 32, MAX_CROP + 8), frames=4, picture=_moving)
+    config = TrainConfig(style=tmp_path / "painting.png", content=[tmp_path], name="big", out=tmp_path / "big.onnx",
+                         videos=[clip], crop=MAX_CROP + 128, temporal_weight=1.0)
+    first, _, flow, _ = frame_pairs(config).sample(1)
+    assert first.shape[-2:] == flow.shape[-2:] == (MAX_CROP, MAX_CROP)
+
+
 @pytest.mark.slow
 def test_temporal_weight_trains_on_the_clips_frame_pairs_and_reaches_the_card(kit: dict[str, Path],  # noqa: F811
                                                                               tmp_path: Path) -> None:

@@ -25,6 +25,8 @@ from .data import random_below
 STRIDE = 2
 #: ... and further apart in a clip long enough to give more than this many, which bounds the memory they hold.
 MAX_PAIRS_PER_CLIP = 300
+#: Side of the temporal loss's crops at most: training clips may be smaller than a run's style crops.
+MAX_CROP = 256
 
 
 class FramePairs:
