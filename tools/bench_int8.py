@@ -23,6 +23,7 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from framestyle.catalog import StyleModel, resolve_style
 from framestyle.cli.bench import parse_size
+from framestyle.errors import StyleError
 from framestyle.media.reader import VideoReader
 from framestyle.train.export import time_onnx_in_turns
 
@@ -100,7 +101,12 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    style = resolve_style(args.style)
+    if not args.clip.is_file():
+        return _fail(f"{args.clip}: no such file")
+    try:
+        style = resolve_style(args.style)
+    except StyleError as error:
+        return _fail(str(error))
     with tempfile.TemporaryDirectory() as folder:
         models = quantised(style, Path(folder), clip_frames(args.clip, (640, 360), 12, 24, 0))
     diffs = differences(style, models, clip_frames(args.clip, (640, 360), 10, 12, 5))
@@ -113,6 +119,11 @@ def main() -> int:
         cells = " ".join(f"{1e3 * per_size[row]:13.1f}" for per_size in times)
         print(f"{label:<26} {cells}  {diff}")
     return 0
+
+
+def _fail(message: str) -> int:
+    print(f"bench_int8: {message}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":
