@@ -32,12 +32,13 @@ MAX_CROP = 256
 class FramePairs:
     """Random crops of consecutive frames of video clips, with the flow that lines the first up with the second.
 
-    ``skip`` leaves each clip's first frames out (e.g. those a flicker measure is taken on); ``max_per_clip`` bounds
-    the pairs a clip gives. Crops keep the frames' scale (flow is in pixels), with a random position and horizontal
-    flip."""
+    ``crop`` is capped at MAX_CROP; ``skip`` leaves each clip's first frames out (e.g. those a flicker measure is
+    taken on); ``max_per_clip`` bounds the pairs a clip gives. Crops keep the frames' scale (flow is in pixels),
+    with a random position and horizontal flip."""
 
     def __init__(self, videos: list[Path], crop: int, seed: int, skip: int = 0,
                  max_per_clip: int = MAX_PAIRS_PER_CLIP) -> None:
+        crop = min(crop, MAX_CROP)
         dis = create_dis(MEDIUM)
         self.pairs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]] = []
         for video in videos:

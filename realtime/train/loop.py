@@ -15,7 +15,7 @@ from ..errors import InputError
 from ..imageio import read_rgb
 from .config import TrainConfig
 from .data import CropSampler, expand_image_paths, face_masks, video_frames
-from .framepairs import MAX_CROP, FramePairs
+from .framepairs import FramePairs
 from .losses import perceptual_terms, stability_loss, structure_penalty, temporal_loss, update_running
 from .net import build_network, grown_state
 from .vgg import load_vgg
@@ -97,7 +97,7 @@ PAIRS_PER_STEP = 2
 def frame_pairs(config: TrainConfig) -> FramePairs:
     """The frame pairs of the temporal loss from the run's clips, or a one-line :class:`InputError`."""
     try:
-        return FramePairs(config.videos, min(config.crop, MAX_CROP), config.seed + 2, config.temporal_skip)
+        return FramePairs(config.videos, config.crop, config.seed + 2, config.temporal_skip)
     except ValueError as error:
         raise InputError(f"--temporal-weight: {error}") from error
 

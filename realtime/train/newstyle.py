@@ -20,7 +20,7 @@ from .data import CropSampler
 from .evaluate import painting_grams, score_style, to_tensor
 from .export import weights_from_onnx
 from .facekeep import FaceKeepLoss
-from .framepairs import MAX_CROP, FramePairs
+from .framepairs import FramePairs
 from .losses import (
     invented_structure,
     perceptual_terms,
@@ -127,7 +127,7 @@ def train_new_style(config: NewStyleConfig, styles: list[StyleModel], progress: 
     keeper = face_keeper(config)
     if keeper is None:
         config = replace(config, face_keep_weight=0.0)
-    pairs = (FramePairs(config.videos, min(config.crop, MAX_CROP), config.seed + 2, config.temporal_skip)
+    pairs = (FramePairs(config.videos, config.crop, config.seed + 2, config.temporal_skip)
              if config.temporal_weight > 0 else None)
     if config.checkpoint.exists():
         state = torch.load(config.checkpoint, map_location="cpu", weights_only=False)
